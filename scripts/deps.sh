@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package ptt needs to build, test and run its demo.
+# Idempotent: only what is missing is installed. As root it uses apt-get;
+# otherwise it names the missing packages and exits 1.
+set -eu
+
+BUILD="gcc make pkg-config meson ninja-build libssl-dev libevent-dev
+ libunbound-dev libldns-dev libgit2-dev libseccomp-dev libpsl-dev libidn2-dev
+ libsodium-dev openssl git"
+TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
+ libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules python3
+ python3-aiosmtpd iproute2 procps"
+
+want="$BUILD $TEST"
+case "${1:-all}" in
+  build) want="$BUILD" ;;
+  all) ;;
+  *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$s" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "ptt needs these Debian packages:$missing" >&2
+  echo "install them with: sudo apt-get install$missing" >&2
+  exit 1
+fi
+
+echo "deps: installing$missing"
+# Packages such as postfix must not start system services on install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+fi
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -1,0 +1,1 @@
+/* client.c: SMTP client side; written by its owner. */

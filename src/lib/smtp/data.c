@@ -1,0 +1,1 @@
+/* data.c: SMTP server side; written by its owner. */

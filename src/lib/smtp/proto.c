@@ -1,0 +1,1 @@
+/* proto.c: SMTP server side; written by its owner. */

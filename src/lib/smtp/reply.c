@@ -1,0 +1,1 @@
+/* reply.c: SMTP client side; written by its owner. */

@@ -1,0 +1,1 @@
+/* sasl.c: SMTP server side; written by its owner. */

@@ -1,0 +1,1 @@
+/* server.c: SMTP server side; written by its owner. */

@@ -1,0 +1,33 @@
+/*
+ * net.h - sockets: host:port parsing, listening and connecting (IPv4/IPv6).
+ *
+ * Addresses are written "127.0.0.1:25", "[::1]:25" or "localhost:25"; a
+ * listener on "*:25" takes every address. All descriptors returned are
+ * non-blocking and close-on-exec (a TLS bufferevent needs non-blocking
+ * sockets, or its handshake deadlocks).
+ */
+#ifndef PTT_UTIL_NET_H
+#define PTT_UTIL_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Split "host:port" / "[v6]:port" into host and port. 0 or PTT_EINVAL. */
+int net_split_hostport(const char *s, char *host, size_t hostlen,
+    char *port, size_t portlen);
+/* Listen on host:port (SO_REUSEADDR, backlog 511); returns an fd or a
+ * negative PTT_E* code with a reason in err. */
+int net_listen(const char *hostport, char *err, size_t errlen);
+/* Resolve host:port numerically or via getaddrinfo (tests, tools; daemons
+ * resolve through libunbound) and start a non-blocking connect; returns the
+ * fd (connect may still be in progress) or a negative PTT_E* code. */
+int net_connect(const char *hostport, char *err, size_t errlen);
+/* Blocking connect with a timeout in milliseconds, for tools and tests. */
+int net_connect_wait(const char *hostport, int timeout_ms, char *err, size_t errlen);
+/* The printable address of a sockaddr ("192.0.2.1" or "2001:db8::1"). */
+const char *net_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+/* The port of the local side of a socket, or -1 (for listeners on port 0). */
+int net_local_port(int fd);
+int net_set_nonblock(int fd);
+
+#endif
