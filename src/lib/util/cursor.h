@@ -81,7 +81,7 @@ cur_take(struct cur *c, size_t n)
 {
 	const uint8_t *p = c->p;
 
-	if (cur_left(c) < n) {
+	if (c->err || cur_left(c) < n) {
 		cur_fail(c, PTT_EINVAL);
 		return NULL;
 	}
