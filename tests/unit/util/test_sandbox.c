@@ -104,7 +104,7 @@ rw_checks(void *arg)
 	return bits;
 }
 
-static int
+static int __attribute__((unused))
 open_anything(void *arg)
 {
 	open("/etc/hostname", O_RDONLY);
