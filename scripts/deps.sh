@@ -9,7 +9,9 @@ BUILD="gcc make pkg-config meson ninja-build libssl-dev libevent-dev
  libsodium-dev openssl git"
 TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules python3
- python3-aiosmtpd iproute2 procps"
+ python3-aiosmtpd iproute2 procps knot knot-dnsutils bind9-dnsutils unbound
+ python3-spf python3-yaml python3-dnspython python3-dkim python3-authres
+ opendkim-tools opendmarc libmail-dmarc-perl"
 
 want="$BUILD $TEST"
 case "${1:-all}" in
