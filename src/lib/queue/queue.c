@@ -1,0 +1,679 @@
+/*
+ * queue.c - the durable queue (see queue.h).
+ *
+ * Implements: the acceptance rule of RFC 5321 6.1 ("the receiver-SMTP MUST
+ * NOT lose the message") as write-temp, fsync, rename, fsync-directory;
+ * the DSN envelope fields of RFC 3461 (ENVID, RET, NOTIFY, ORCPT), stored
+ * xtext-encoded (RFC 3461 4) so any address survives a round trip.
+ * Trusts: nothing in the envelope files it reads back (they are parsed
+ * like any input); the filesystem's rename atomicity and fsync.
+ */
+#include "queue/queue.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "smtp/proto.h"
+#include "util/cursor.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define MAX_ENV (1 << 20)	/* an envelope file larger than this is bad */
+#define MAX_RCPT 10000
+
+struct queue {
+	int dirfd, tmpfd, msgfd, envfd, badfd;
+	unsigned seq;
+};
+
+static int
+sub_dir(int dirfd, const char *name, char *err, size_t errlen)
+{
+	int fd;
+
+	if (mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "queue: mkdir %s: %s", name, strerror(errno));
+		return -1;
+	}
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		snprintf(err, errlen, "queue: open %s: %s", name, strerror(errno));
+	return fd;
+}
+
+struct queue *
+queue_open(const char *dir, char *err, size_t errlen)
+{
+	struct queue *q = xcalloc(1, sizeof(*q));
+
+	q->tmpfd = q->msgfd = q->envfd = q->badfd = -1;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "queue: mkdir %s: %s", dir, strerror(errno));
+		free(q);
+		return NULL;
+	}
+	q->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q->dirfd < 0) {
+		snprintf(err, errlen, "queue: open %s: %s", dir, strerror(errno));
+		free(q);
+		return NULL;
+	}
+	if ((q->tmpfd = sub_dir(q->dirfd, "tmp", err, errlen)) < 0 ||
+	    (q->msgfd = sub_dir(q->dirfd, "msg", err, errlen)) < 0 ||
+	    (q->envfd = sub_dir(q->dirfd, "env", err, errlen)) < 0 ||
+	    (q->badfd = sub_dir(q->dirfd, "bad", err, errlen)) < 0) {
+		queue_close(q);
+		return NULL;
+	}
+	if (fsync(q->dirfd) != 0) {
+		snprintf(err, errlen, "queue: fsync %s: %s", dir, strerror(errno));
+		queue_close(q);
+		return NULL;
+	}
+	return q;
+}
+
+void
+queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	if (q->tmpfd >= 0) close(q->tmpfd);
+	if (q->msgfd >= 0) close(q->msgfd);
+	if (q->envfd >= 0) close(q->envfd);
+	if (q->badfd >= 0) close(q->badfd);
+	close(q->dirfd);
+	free(q);
+}
+
+struct q_rcpt *
+q_env_add_rcpt(struct q_env *env, const char *addr)
+{
+	struct q_rcpt *r;
+
+	env->rcpt = xreallocarray(env->rcpt, env->nrcpt + 1, sizeof(*r));
+	r = &env->rcpt[env->nrcpt++];
+	memset(r, 0, sizeof(*r));
+	r->addr = xstrdup(addr);
+	return r;
+}
+
+void
+q_env_free(struct q_env *env)
+{
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		free(env->rcpt[i].addr);
+		free(env->rcpt[i].orcpt);
+		free(env->rcpt[i].reply);
+		free(env->rcpt[i].status);
+		free(env->rcpt[i].remote);
+	}
+	free(env->rcpt);
+	free(env->sender);
+	free(env->envid);
+	free(env->origin);
+	memset(env, 0, sizeof(*env));
+}
+
+/* xtext (RFC 3461 4); NULL is written as "-" (a lone '-' is no xtext of
+ * ours: '-' itself is always written encoded). */
+static void
+put_xtext(struct buf *b, const char *s)
+{
+	if (s == NULL) {
+		buf_addc(b, '-');
+		return;
+	}
+	if (*s == '\0') {
+		buf_adds(b, "+");	/* empty: "+" alone, never valid xtext */
+		return;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 33 || c > 126 || c == '+' || c == '=' || c == '-')
+			buf_addf(b, "+%02X", c);
+		else
+			buf_addc(b, (char)c);
+	}
+}
+
+static const char *const state_name[] = { "pending", "delivered", "failed",
+	"bounced" };
+
+void
+q_env_format(const struct q_env *env, struct buf *b)
+{
+	buf_addf(b, "ptt-queue 1\nid %s\ncreated %lld\nsize %zu\nsender ",
+	    env->id, (long long)env->created, env->size);
+	put_xtext(b, env->sender);
+	buf_adds(b, "\nenvid ");
+	put_xtext(b, env->envid);
+	buf_addf(b, "\nret %d\nrequire_tls %d\nsmtputf8 %d\neightbit %d\norigin ",
+	    env->ret, env->require_tls, env->smtputf8, env->eightbit);
+	put_xtext(b, env->origin);
+	buf_addf(b, "\ndelay_notified %lld\n", (long long)env->delay_notified);
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const struct q_rcpt *r = &env->rcpt[i];
+		buf_adds(b, "rcpt ");
+		put_xtext(b, r->addr);
+		buf_addf(b, " %s %d %lld %u ", state_name[r->state], r->attempts,
+		    (long long)r->next_try, r->notify);
+		put_xtext(b, r->orcpt);
+		buf_addc(b, ' ');
+		put_xtext(b, r->status);
+		buf_addc(b, ' ');
+		put_xtext(b, r->remote);
+		buf_addc(b, ' ');
+		put_xtext(b, r->reply);
+		buf_addc(b, '\n');
+	}
+	buf_adds(b, "end\n");
+}
+
+static bool
+tok_char(uint8_t c)
+{
+	return c != ' ' && c != '\n';
+}
+
+/* One space-free token; NULL at a line end or on error. */
+static const char *
+token(struct cur *c, size_t *len)
+{
+	const char *s;
+
+	cur_accept(c, ' ');
+	s = (const char *)c->p;
+	*len = cur_span(c, tok_char);
+	if (*len == 0)
+		cur_fail(c, PTT_EINVAL);
+	return c->err ? NULL : s;
+}
+
+static char *
+get_xtext(struct cur *c)
+{
+	size_t len;
+	const char *s = token(c, &len);
+	char *out;
+
+	if (s == NULL)
+		return NULL;
+	if (len == 1 && *s == '-')
+		return NULL;
+	if (len == 1 && *s == '+')
+		return xstrdup("");
+	out = xmalloc(len + 1);
+	if (smtp_xtext_decode(s, len, out, len + 1) < 0 ||
+	    strlen(out) == 0) {
+		free(out);
+		cur_fail(c, PTT_EINVAL);
+		return NULL;
+	}
+	return out;
+}
+
+static long long
+get_num(struct cur *c, uint64_t max)
+{
+	cur_accept(c, ' ');
+	return (long long)cur_uint(c, max);
+}
+
+static void
+end_line(struct cur *c)
+{
+	cur_expect(c, '\n');
+}
+
+static bool
+key(struct cur *c, const char *k)
+{
+	if (!cur_match(c, k) || !cur_accept(c, ' ')) {
+		cur_fail(c, PTT_EINVAL);
+		return false;
+	}
+	return true;
+}
+
+int
+q_env_parse(const char *text, size_t len, struct q_env *env)
+{
+	struct cur c;
+	size_t n;
+	const char *s;
+
+	memset(env, 0, sizeof(*env));
+	cur_init(&c, text, len);
+	if (!cur_match(&c, "ptt-queue 1\n"))
+		return PTT_EINVAL;
+	if (key(&c, "id") && (s = token(&c, &n)) != NULL) {
+		if (n > QUEUE_ID_LEN)
+			cur_fail(&c, PTT_EINVAL);
+		else {
+			memcpy(env->id, s, n);
+			env->id[n] = '\0';
+		}
+	}
+	end_line(&c);
+	if (key(&c, "created"))
+		env->created = (time_t)get_num(&c, INT64_MAX);
+	end_line(&c);
+	if (key(&c, "size"))
+		env->size = (size_t)get_num(&c, SIZE_MAX);
+	end_line(&c);
+	if (key(&c, "sender"))
+		env->sender = get_xtext(&c);
+	end_line(&c);
+	if (key(&c, "envid"))
+		env->envid = get_xtext(&c);
+	end_line(&c);
+	if (key(&c, "ret"))
+		env->ret = (int)get_num(&c, Q_RET_HDRS);
+	end_line(&c);
+	if (key(&c, "require_tls"))
+		env->require_tls = get_num(&c, 1);
+	end_line(&c);
+	if (key(&c, "smtputf8"))
+		env->smtputf8 = get_num(&c, 1);
+	end_line(&c);
+	if (key(&c, "eightbit"))
+		env->eightbit = get_num(&c, 1);
+	end_line(&c);
+	if (key(&c, "origin"))
+		env->origin = get_xtext(&c);
+	end_line(&c);
+	if (key(&c, "delay_notified"))
+		env->delay_notified = (time_t)get_num(&c, INT64_MAX);
+	end_line(&c);
+	while (!c.err && cur_match(&c, "rcpt ")) {
+		char *addr = get_xtext(&c);
+		struct q_rcpt *r;
+		int st;
+
+		if (addr == NULL || env->nrcpt >= MAX_RCPT) {
+			free(addr);
+			cur_fail(&c, PTT_EINVAL);
+			break;
+		}
+		r = q_env_add_rcpt(env, addr);
+		free(addr);
+		s = token(&c, &n);
+		for (st = 0; s != NULL && st < 4; st++)
+			if (strlen(state_name[st]) == n &&
+			    memcmp(state_name[st], s, n) == 0)
+				break;
+		if (st == 4)
+			cur_fail(&c, PTT_EINVAL);
+		r->state = (enum q_state)st;
+		r->attempts = (int)get_num(&c, 1000000);
+		r->next_try = (time_t)get_num(&c, INT64_MAX);
+		r->notify = (unsigned)get_num(&c, 15);
+		r->orcpt = get_xtext(&c);
+		r->status = get_xtext(&c);
+		r->remote = get_xtext(&c);
+		r->reply = get_xtext(&c);
+		end_line(&c);
+	}
+	if (!c.err && (!cur_match(&c, "end\n") || !cur_eof(&c)))
+		cur_fail(&c, PTT_EINVAL);
+	if (!c.err && (env->sender == NULL || env->nrcpt == 0 ||
+	    env->id[0] == '\0'))
+		cur_fail(&c, PTT_EINVAL);
+	if (c.err) {
+		q_env_free(env);
+		return c.err;
+	}
+	return 0;
+}
+
+/* Write data to tmp/name, fsync, and rename it to dstfd/dst. */
+static int
+put_file(struct queue *q, const char *tmpname, int dstfd, const char *dst,
+    const void *data, size_t len, char *err, size_t errlen)
+{
+	const char *p = data;
+	int fd;
+
+	fd = openat(q->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "queue: create %s: %s", tmpname, strerror(errno));
+		return PTT_EIO;
+	}
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			snprintf(err, errlen, "queue: write %s: %s", tmpname,
+			    w < 0 ? strerror(errno) : "short write");
+			goto fail;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		snprintf(err, errlen, "queue: fsync %s: %s", tmpname, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		snprintf(err, errlen, "queue: close %s: %s", tmpname, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(q->tmpfd, tmpname, dstfd, dst) != 0) {
+		snprintf(err, errlen, "queue: rename %s: %s", tmpname, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(q->tmpfd, tmpname, 0);
+	return PTT_EIO;
+}
+
+static int
+sync_dir(int fd, const char *name, char *err, size_t errlen)
+{
+	if (fsync(fd) != 0) {
+		snprintf(err, errlen, "queue: fsync %s/: %s", name, strerror(errno));
+		return PTT_EIO;
+	}
+	return 0;
+}
+
+static bool
+valid_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > QUEUE_ID_LEN)
+		return false;
+	for (; *id; id++)
+		if (!ch_alnum((uint8_t)*id))
+			return false;
+	return true;
+}
+
+int
+queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
+    char *err, size_t errlen)
+{
+	char tmp[QUEUE_ID_LEN + 8];
+	struct buf b;
+	int r;
+
+	if (env->nrcpt == 0 || env->sender == NULL) {
+		snprintf(err, errlen, "queue: envelope without %s",
+		    env->nrcpt ? "sender" : "recipients");
+		return PTT_EINVAL;
+	}
+	/* A fresh id nobody has: random, checked against msg/ and env/. */
+	do {
+		log_newid(env->id, 12);
+	} while (faccessat(q->msgfd, env->id, F_OK, 0) == 0 ||
+	    faccessat(q->envfd, env->id, F_OK, 0) == 0);
+	env->size = len;
+	if (env->created == 0)
+		env->created = time(NULL);
+
+	snprintf(tmp, sizeof(tmp), "%s.msg", env->id);
+	if ((r = put_file(q, tmp, q->msgfd, env->id, msg, len, err, errlen)) != 0)
+		return r;
+	if ((r = sync_dir(q->msgfd, "msg", err, errlen)) != 0)
+		goto undo;
+	buf_init(&b, MAX_ENV);
+	q_env_format(env, &b);
+	snprintf(tmp, sizeof(tmp), "%s.env", env->id);
+	if (buf_error(&b)) {
+		snprintf(err, errlen, "queue: envelope too large");
+		r = PTT_ENOSPC;
+	} else
+		r = put_file(q, tmp, q->envfd, env->id, b.data, b.len, err, errlen);
+	buf_free(&b);
+	if (r == 0)
+		r = sync_dir(q->envfd, "env", err, errlen);
+	if (r == 0)
+		return 0;
+	unlinkat(q->envfd, env->id, 0);
+undo:
+	unlinkat(q->msgfd, env->id, 0);
+	return r;
+}
+
+int
+queue_update(struct queue *q, const struct q_env *env, char *err,
+    size_t errlen)
+{
+	char tmp[QUEUE_ID_LEN + 16];
+	struct buf b;
+	int r;
+
+	if (!valid_id(env->id)) {
+		snprintf(err, errlen, "queue: bad id");
+		return PTT_EINVAL;
+	}
+	buf_init(&b, MAX_ENV);
+	q_env_format(env, &b);
+	snprintf(tmp, sizeof(tmp), "%s.env.%u", env->id, q->seq++);
+	if (buf_error(&b)) {
+		snprintf(err, errlen, "queue: envelope too large");
+		r = PTT_ENOSPC;
+	} else
+		r = put_file(q, tmp, q->envfd, env->id, b.data, b.len, err, errlen);
+	buf_free(&b);
+	if (r == 0)
+		r = sync_dir(q->envfd, "env", err, errlen);
+	return r;
+}
+
+int
+queue_remove(struct queue *q, const char *id)
+{
+	char err[256];
+
+	if (!valid_id(id))
+		return PTT_EINVAL;
+	if (unlinkat(q->envfd, id, 0) != 0)
+		return errno == ENOENT ? PTT_ENOENT : PTT_EIO;
+	if (sync_dir(q->envfd, "env", err, sizeof(err)) != 0)
+		log_warn(id, "%s", err);
+	if (unlinkat(q->msgfd, id, 0) != 0 && errno != ENOENT)
+		log_warn(id, "queue: unlink msg: %s", strerror(errno));
+	return 0;
+}
+
+static int
+read_at(int dirfd, const char *name, struct buf *out, size_t max)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return errno == ENOENT ? PTT_ENOENT : PTT_EIO;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return PTT_EIO;
+		}
+		if (max && out->len + (size_t)n > max) {
+			close(fd);
+			return PTT_ENOSPC;
+		}
+		buf_add(out, chunk, (size_t)n);
+	}
+	close(fd);
+	return buf_error(out);
+}
+
+int
+queue_load(struct queue *q, const char *id, struct q_env *env)
+{
+	struct buf b;
+	int r;
+
+	if (!valid_id(id))
+		return PTT_EINVAL;
+	buf_init(&b, 0);
+	if ((r = read_at(q->envfd, id, &b, MAX_ENV)) == 0) {
+		r = q_env_parse(b.data, b.len, env);
+		if (r == 0 && strcmp(env->id, id) != 0) {
+			q_env_free(env);
+			r = PTT_EINVAL;
+		}
+	}
+	buf_free(&b);
+	return r;
+}
+
+int
+queue_read_msg(struct queue *q, const char *id, struct buf *out)
+{
+	if (!valid_id(id))
+		return PTT_EINVAL;
+	return read_at(q->msgfd, id, out, 0);
+}
+
+/* Names in a directory (caller frees the array and names). */
+static char **
+list_dir(int fd, size_t *np)
+{
+	int dfd = dup(fd);
+	DIR *d;
+	struct dirent *e;
+	char **v = NULL;
+	size_t n = 0;
+
+	*np = 0;
+	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return NULL;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	*np = n;
+	return v;
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+move_bad(struct queue *q, const char *id, const char *why)
+{
+	log_err(id, "queue: bad envelope (%s): moved to bad/", why);
+	if (renameat(q->envfd, id, q->badfd, id) != 0)
+		log_err(id, "queue: cannot move to bad/: %s", strerror(errno));
+	if (faccessat(q->msgfd, id, F_OK, 0) == 0) {
+		char name[QUEUE_ID_LEN + 8];
+		snprintf(name, sizeof(name), "%s.msg", id);
+		if (renameat(q->msgfd, id, q->badfd, name) != 0)
+			log_err(id, "queue: cannot move message to bad/: %s",
+			    strerror(errno));
+	}
+}
+
+static int
+walk(struct queue *q, bool recover, void (*cb)(const struct q_env *, void *),
+    void *arg)
+{
+	size_t n, i;
+	char **names;
+	int count = 0;
+
+	if (recover) {
+		names = list_dir(q->tmpfd, &n);
+		for (i = 0; i < n; i++)
+			unlinkat(q->tmpfd, names[i], 0);
+		free_list(names, n);
+		/* Message files with no envelope were never acknowledged
+		 * (or were already done): they go. */
+		names = list_dir(q->msgfd, &n);
+		for (i = 0; i < n; i++)
+			if (faccessat(q->envfd, names[i], F_OK, 0) != 0) {
+				log_info(names[i], "queue: removing message "
+				    "without envelope");
+				unlinkat(q->msgfd, names[i], 0);
+			}
+		free_list(names, n);
+	}
+	names = list_dir(q->envfd, &n);
+	for (i = 0; i < n; i++) {
+		struct q_env env;
+		struct stat st;
+		int r = queue_load(q, names[i], &env);
+
+		if (r == PTT_ENOENT)
+			continue;	/* removed meanwhile */
+		if (r != 0) {
+			if (recover)
+				move_bad(q, names[i], ptt_strerror(r));
+			continue;
+		}
+		if (fstatat(q->msgfd, names[i], &st, 0) != 0 ||
+		    (size_t)st.st_size != env.size) {
+			if (recover)
+				move_bad(q, names[i], "message file missing or "
+				    "of the wrong size");
+			q_env_free(&env);
+			continue;
+		}
+		if (cb != NULL)
+			cb(&env, arg);
+		q_env_free(&env);
+		count++;
+	}
+	free_list(names, n);
+	if (recover)
+		fsync(q->msgfd);
+	return count;
+}
+
+int
+queue_recover(struct queue *q, void (*cb)(const struct q_env *, void *),
+    void *arg)
+{
+	return walk(q, true, cb, arg);
+}
+
+int
+queue_walk(struct queue *q, void (*cb)(const struct q_env *, void *),
+    void *arg)
+{
+	return walk(q, false, cb, arg);
+}
+
+long
+queue_backoff(int attempts, long min, long max)
+{
+	long d = min;
+
+	for (int i = 1; i < attempts && d < max; i++)
+		d *= 2;
+	return d < max ? d : max;
+}

@@ -1,0 +1,123 @@
+/*
+ * queue.h - the relay's durable mail queue: the only mail at rest in ptt.
+ *
+ * Layout under the queue directory (0700):
+ *   tmp/   files being written
+ *   msg/   <id>: the message, exactly as it will be sent
+ *   env/   <id>: its envelope (sender, DSN parameters, per-recipient state)
+ *   bad/   envelopes that did not parse, moved aside (never deleted)
+ * A message is queued from the moment env/<id> exists. queue_store()
+ * returns 0 only after the message and its envelope were written to temp
+ * files, fsync'd, renamed into place and both directories fsync'd: only then
+ * may the relay answer 250 (RFC 5321 6.1: once accepted, a message must not
+ * be lost). Every later change of state rewrites the envelope the same way
+ * (temp, fsync, rename, fsync dir). Removal unlinks the envelope first, so
+ * a crash leaves at worst a message file without envelope, which
+ * queue_recover() deletes (it was never acknowledged or is already done).
+ *
+ * All file access is relative to the directory's descriptor (openat), so
+ * the relay can hold it under Landlock with nothing else writable.
+ * Single-threaded use; one process owns a queue directory at a time.
+ */
+#ifndef PTT_QUEUE_QUEUE_H
+#define PTT_QUEUE_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "util/buf.h"
+
+#define QUEUE_ID_LEN 16
+
+enum q_state {
+	Q_PENDING,	/* not delivered yet */
+	Q_DELIVERED,	/* the next hop said 2xx */
+	Q_FAILED,	/* permanent failure or expiry: a DSN is due */
+	Q_BOUNCED,	/* failed and the DSN was queued (or none is due) */
+};
+
+/* DSN NOTIFY bits (RFC 3461 4.1); 0 means "not given" (default). */
+enum { Q_NOTIFY_NEVER = 1, Q_NOTIFY_SUCCESS = 2, Q_NOTIFY_FAILURE = 4,
+	Q_NOTIFY_DELAY = 8 };
+/* DSN RET (RFC 3461 4.3). */
+enum { Q_RET_DEFAULT, Q_RET_FULL, Q_RET_HDRS };
+
+struct q_rcpt {
+	char *addr;		/* recipient address (owned) */
+	char *orcpt;		/* ORCPT as received ("rfc822;..."), or NULL */
+	unsigned notify;	/* Q_NOTIFY_* */
+	enum q_state state;
+	int attempts;
+	time_t next_try;	/* 0: as soon as possible */
+	char *reply;		/* last reply or error text, or NULL */
+	char *status;		/* RFC 3463 status of the last attempt, or NULL */
+	char *remote;		/* host that answered last, or NULL */
+};
+
+struct q_env {
+	char id[QUEUE_ID_LEN + 1];
+	time_t created;
+	size_t size;		/* octets in msg/<id> */
+	char *sender;		/* "" for the null reverse-path */
+	char *envid;		/* ENVID (decoded), or NULL */
+	int ret;		/* Q_RET_* */
+	bool require_tls;	/* never deliver in plaintext */
+	bool smtputf8;		/* needs SMTPUTF8 at the next hop */
+	bool eightbit;		/* BODY=8BITMIME */
+	char *origin;		/* who handed it in (for logs), or NULL */
+	time_t delay_notified;	/* when a delay DSN was sent, or 0 */
+	size_t nrcpt;
+	struct q_rcpt *rcpt;
+};
+
+struct queue;
+
+/* Open (creating as needed) a queue directory. NULL with err on failure. */
+struct queue *queue_open(const char *dir, char *err, size_t errlen);
+void queue_close(struct queue *q);
+
+/* Add a recipient to an envelope being built (addr copied). */
+struct q_rcpt *q_env_add_rcpt(struct q_env *env, const char *addr);
+/* Release what an envelope owns (not env itself). */
+void q_env_free(struct q_env *env);
+
+/*
+ * Durably store a new message. Assigns env->id and env->size. 0 on
+ * success (the message is on disk and will survive a crash), else a
+ * negative PTT_E* code with err; nothing is left behind on failure.
+ */
+int queue_store(struct queue *q, struct q_env *env, const void *msg,
+    size_t len, char *err, size_t errlen);
+/* Durably rewrite the envelope of a queued message. */
+int queue_update(struct queue *q, const struct q_env *env, char *err,
+    size_t errlen);
+/* Remove a message for good (delivered, bounced, or deleted by hand). */
+int queue_remove(struct queue *q, const char *id);
+/* Load an envelope (caller frees with q_env_free). PTT_ENOENT if absent. */
+int queue_load(struct queue *q, const char *id, struct q_env *env);
+/* Read the message into out (appended). */
+int queue_read_msg(struct queue *q, const char *id, struct buf *out);
+
+/*
+ * Startup recovery, before accepting anything: empties tmp/, deletes
+ * message files without an envelope, moves envelopes that do not parse or
+ * whose message is missing to bad/ (logged), and calls cb for every queued
+ * envelope (env is freed after cb returns). Returns the count or an error.
+ */
+int queue_recover(struct queue *q, void (*cb)(const struct q_env *, void *),
+    void *arg);
+/* Call cb for every queued envelope (for listings). */
+int queue_walk(struct queue *q, void (*cb)(const struct q_env *, void *),
+    void *arg);
+
+/* Parse/format envelope text (exposed for tests and fuzzing). */
+int q_env_parse(const char *text, size_t len, struct q_env *env);
+void q_env_format(const struct q_env *env, struct buf *out);
+
+/* Seconds to wait before attempt number `attempts` + 1: doubling from min
+ * up to max, like Postfix's minimal/maximal backoff (RFC 5321 4.5.4.1 asks
+ * for sensible, growing intervals; the relay's defaults are 5m and 4h). */
+long queue_backoff(int attempts, long min, long max);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * test_queue.c - the durable queue: round trips, recovery, corruption, and
+ * a child storing messages that is SIGKILLed at random moments: every
+ * message it was told is stored must be there, whole, afterwards.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/queue.h"
+#include "util/err.h"
+#include "util/mem.h"
+#include "../tap.h"
+
+static char dir[64];
+
+static void
+rm_rf(const char *d)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+	if (system(cmd) != 0)
+		printf("# rm failed\n");
+}
+
+static void
+count_cb(const struct q_env *env, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static int
+file_exists(const char *sub, const char *id)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, sub, id);
+	return access(p, F_OK) == 0;
+}
+
+static void
+write_file(const char *sub, const char *name, const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, sub, name);
+	if ((f = fopen(p, "w")) != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* The child: store messages forever, reporting each stored id. */
+static void
+storer(int wfd)
+{
+	char err[256], body[4096];
+	struct queue *q = queue_open(dir, err, sizeof(err));
+	unsigned i;
+
+	if (q == NULL)
+		_exit(2);
+	for (i = 0;; i++) {
+		struct q_env env;
+		size_t len = 100 + (i * 37) % 3000;
+		memset(&env, 0, sizeof(env));
+		env.sender = strdup("a@example.test");
+		q_env_add_rcpt(&env, "b@example.test");
+		memset(body, 'a' + (int)(i % 26), len);
+		if (queue_store(q, &env, body, len, err, sizeof(err)) == 0) {
+			char line[64];
+			int n = snprintf(line, sizeof(line), "%s %zu %c\n",
+			    env.id, len, body[0]);
+			if (write(wfd, line, (size_t)n) != n)
+				_exit(3);
+		}
+		q_env_free(&env);
+	}
+}
+
+int
+main(void)
+{
+	struct queue *q;
+	struct q_env env, got;
+	struct q_rcpt *r;
+	struct buf b;
+	char err[256], id[QUEUE_ID_LEN + 1];
+	int n;
+
+	snprintf(dir, sizeof(dir), "/tmp/ptt-queue.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	q = queue_open(dir, err, sizeof(err));
+	ok(q != NULL, "opens a queue directory: %s", q ? "" : err);
+
+	memset(&env, 0, sizeof(env));
+	env.sender = strdup("");
+	env.envid = strdup("QQ 314159+x=y-z");
+	env.ret = Q_RET_HDRS;
+	env.require_tls = true;
+	env.origin = strdup("submission alice");
+	r = q_env_add_rcpt(&env, "\"odd local\"@example.test");
+	r->notify = Q_NOTIFY_FAILURE | Q_NOTIFY_DELAY;
+	r->orcpt = strdup("rfc822;odd+20local@example.test");
+	r = q_env_add_rcpt(&env, "jos\xc3\xa9@example.test");
+	is_int(queue_store(q, &env, "Subject: x\r\n\r\nhello\r\n", 21, err, sizeof(err)), 0, "stores a message");
+	is_int(strlen(env.id), 12, "assigns an id");
+	ok(file_exists("env", env.id) && file_exists("msg", env.id), "envelope and message are in place");
+	ptt_strlcpy(id, env.id, sizeof(id));
+
+	is_int(queue_load(q, id, &got), 0, "loads the envelope back");
+	is_str(got.sender, "", "null sender survives");
+	is_str(got.envid, "QQ 314159+x=y-z", "ENVID with spaces and xtext specials survives");
+	is_int(got.ret, Q_RET_HDRS, "RET");
+	ok(got.require_tls, "require_tls");
+	is_int(got.nrcpt, 2, "two recipients");
+	is_str(got.rcpt[0].addr, "\"odd local\"@example.test", "quoted local part survives");
+	is_str(got.rcpt[0].orcpt, "rfc822;odd+20local@example.test", "ORCPT survives");
+	is_int(got.rcpt[0].notify, Q_NOTIFY_FAILURE | Q_NOTIFY_DELAY, "NOTIFY");
+	is_str(got.rcpt[1].addr, "jos\xc3\xa9@example.test", "UTF-8 address survives");
+	ok(got.rcpt[1].orcpt == NULL && got.rcpt[1].reply == NULL, "absent fields stay absent");
+	is_int(got.size, 21, "size recorded");
+
+	got.rcpt[0].state = Q_DELIVERED;
+	got.rcpt[1].attempts = 3;
+	got.rcpt[1].next_try = 1234567890;
+	got.rcpt[1].reply = strdup("451 4.7.1 greylisted, try again\r\n in 5 min");
+	got.rcpt[1].status = strdup("4.7.1");
+	is_int(queue_update(q, &got, err, sizeof(err)), 0, "updates the envelope");
+	q_env_free(&got);
+	is_int(queue_load(q, id, &got), 0, "reloads");
+	is_int(got.rcpt[0].state, Q_DELIVERED, "state persisted");
+	is_int(got.rcpt[1].attempts, 3, "attempts persisted");
+	is_str(got.rcpt[1].reply, "451 4.7.1 greylisted, try again\r\n in 5 min", "reply text with CRLF persisted");
+	q_env_free(&got);
+
+	buf_init(&b, 0);
+	is_int(queue_read_msg(q, id, &b), 0, "reads the message");
+	is_str(b.data, "Subject: x\r\n\r\nhello\r\n", "message bytes intact");
+	buf_free(&b);
+	q_env_free(&env);
+
+	is_int(queue_load(q, "../../etc/passwd", &got), PTT_EINVAL, "ids are checked before use");
+	is_int(queue_load(q, "NOSUCHID", &got), PTT_ENOENT, "unknown id");
+
+	memset(&env, 0, sizeof(env));
+	env.sender = strdup("a@b");
+	is_int(queue_store(q, &env, "x", 1, err, sizeof(err)), PTT_EINVAL, "no recipients, no store");
+	q_env_free(&env);
+
+	/* Recovery: orphan message, truncated envelope, missing message. */
+	write_file("msg", "ORPHAN1", "never acknowledged");
+	write_file("tmp", "HALF.msg", "half written");
+	write_file("env", "TRUNC1", "ptt-queue 1\nid TRUNC1\ncreated 1\n");
+	write_file("env", "NOMSG1", "ptt-queue 1\nid NOMSG1\ncreated 1\nsize 5\nsender a@b\nenvid -\nret 0\nrequire_tls 0\nsmtputf8 0\neightbit 0\norigin -\ndelay_notified 0\nrcpt c@d pending 0 0 0 - - - -\nend\n");
+	n = 0;
+	is_int(queue_recover(q, count_cb, &n), 1, "recovery finds the one good message");
+	is_int(n, 1, "callback called once");
+	ok(!file_exists("msg", "ORPHAN1"), "message without envelope removed");
+	ok(!file_exists("tmp", "HALF.msg"), "tmp emptied");
+	ok(file_exists("bad", "TRUNC1") && !file_exists("env", "TRUNC1"), "truncated envelope moved to bad/");
+	ok(file_exists("bad", "NOMSG1"), "envelope without message moved to bad/");
+	ok(file_exists("env", id), "good message kept");
+
+	is_int(queue_remove(q, id), 0, "removes a message");
+	ok(!file_exists("env", id) && !file_exists("msg", id), "both files gone");
+	is_int(queue_remove(q, id), PTT_ENOENT, "removing twice says not found");
+
+	is_int(queue_backoff(1, 300, 14400), 300, "first retry after min");
+	is_int(queue_backoff(3, 300, 14400), 1200, "doubles");
+	is_int(queue_backoff(50, 300, 14400), 14400, "capped at max");
+	queue_close(q);
+
+	/* kill -9 at random moments loses nothing that was acknowledged. */
+	{
+		int rounds, lost = 0, stored = 0, bad = 0;
+		srand((unsigned)time(NULL));
+		for (rounds = 0; rounds < 20; rounds++) {
+			int p[2], st;
+			pid_t pid;
+			FILE *f;
+			char line[128];
+
+			if (pipe(p) != 0)
+				break;
+			fflush(stdout);
+			if ((pid = fork()) == 0) {
+				close(p[0]);
+				storer(p[1]);
+			}
+			close(p[1]);
+			usleep(2000 + (useconds_t)(rand() % 20000));
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			f = fdopen(p[0], "r");
+			q = queue_open(dir, err, sizeof(err));
+			queue_recover(q, NULL, NULL);
+			while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+				char qid[32], c;
+				size_t len;
+				if (sscanf(line, "%31s %zu %c", qid, &len, &c) != 3)
+					continue;
+				stored++;
+				buf_init(&b, 0);
+				if (queue_load(q, qid, &got) != 0 ||
+				    queue_read_msg(q, qid, &b) != 0) {
+					lost++;
+				} else {
+					if (b.len != len || b.data[0] != c ||
+					    b.data[len - 1] != c || got.size != len)
+						bad++;
+					q_env_free(&got);
+				}
+				buf_free(&b);
+				queue_remove(q, qid);
+			}
+			if (f != NULL)
+				fclose(f);
+			queue_close(q);
+		}
+		ok(stored > 0, "the killed writer stored %d messages in 20 rounds", stored);
+		is_int(lost, 0, "no acknowledged message lost after kill -9");
+		is_int(bad, 0, "every recovered message is whole");
+		q = queue_open(dir, err, sizeof(err));
+		n = 0;
+		queue_recover(q, count_cb, &n);
+		printf("# %d unacknowledged leftovers recovered as queued\n", n);
+		queue_close(q);
+	}
+	rm_rf(dir);
+	return tap_done();
+}
