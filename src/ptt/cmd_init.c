@@ -1,0 +1,149 @@
+/*
+ * cmd_init.c - `ptt init DOMAIN` and `ptt certs`: a new configuration
+ * repository (ptt.conf, users/, zones/ in one first commit), the state
+ * directory (0700), the internal CA and one certificate per service
+ * (docs/internal-tls.md).
+ *
+ * Trusts: the operator's arguments, after checking them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/ca.h"
+#include "conf/repo.h"
+#include "conf/state.h"
+#include "conf/users.h"
+#include "ptt/cmd.h"
+#include "util/buf.h"
+
+static const char conf_template[] =
+    "# ptt.conf - the configuration of ptt for %s.\n"
+    "#\n"
+    "# This repository is the whole configuration: this file, users/ (one\n"
+    "# file per user: ptt adduser, ptt passwd, ptt deluser) and zones/.\n"
+    "# Secrets (DKIM, TSIG and CA keys) are not here: they live in the\n"
+    "# state directory, one 0600 file each.\n"
+    "#\n"
+    "# Lines before any [section] apply to every service; a service reads\n"
+    "# its own [section] (e.g. [submission], [relay]).\n"
+    "domain = %s\n";
+
+/* Set up the state directory, the CA and the service certificates. */
+static int
+init_state(const char *state, const char *domain, bool force_certs)
+{
+	char err[512];
+	bool created, issued;
+	size_t i;
+
+	if (state_init(state, err, sizeof(err)) != 0) {
+		say("%s", err);
+		return PTT_EXIT_FAIL;
+	}
+	if (ca_ensure(state, domain, &created, err, sizeof(err)) != 0) {
+		say("internal CA: %s", err);
+		return PTT_EXIT_FAIL;
+	}
+	if (created)
+		printf("created the internal CA in %s/ca\n", state);
+	for (i = 0; ca_services[i] != NULL; i++) {
+		int r;
+		if (force_certs) {
+			r = ca_issue(state, ca_services[i], NULL, 0, 0, err, sizeof(err));
+			issued = r == 0;
+		} else {
+			r = ca_ensure_cert(state, ca_services[i], NULL, 0, 0,
+			    &issued, err, sizeof(err));
+		}
+		if (r != 0) {
+			say("certificate for %s: %s", ca_services[i], err);
+			return PTT_EXIT_FAIL;
+		}
+		if (issued)
+			printf("issued %s/tls/%s.pem for %s.internal\n", state,
+			    ca_services[i], ca_services[i]);
+	}
+	return PTT_EXIT_OK;
+}
+
+int
+cmd_init(const struct ptt_ctx *ctx, int argc, char **argv)
+{
+	struct conf_repo *r = NULL;
+	struct conf_change ch[3];
+	char head[CONF_COMMIT_HEX], err[512], msg[400], check[300];
+	const char *domain = NULL;
+	struct buf conf;
+	int i, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
+			say("init: unknown option %s", argv[i]);
+			return PTT_EXIT_USAGE;
+		}
+		if (strcmp(argv[i], "--") == 0 && ++i >= argc)
+			break;
+		if (domain != NULL) {
+			say("init: one domain, please");
+			return PTT_EXIT_USAGE;
+		}
+		domain = argv[i];
+	}
+	if (domain == NULL)
+		return PTT_EXIT_USAGE;
+	/* A domain is valid when postmaster@domain is a valid address. */
+	snprintf(check, sizeof(check), "postmaster@%s", domain);
+	if (strlen(domain) > 253 || !addr_valid(check, strlen(check))) {
+		say("init: \"%s\" is not a domain name", domain);
+		return PTT_EXIT_USAGE;
+	}
+	/* The state first: it is idempotent, so a failed init can be rerun. */
+	if ((ret = init_state(ctx->state, domain, false)) != 0)
+		return ret;
+	if (!conf_url_is_remote(ctx->config) &&
+	    conf_repo_create(ctx->config, "main", err, sizeof(err)) != 0) {
+		say("init: %s", err);
+		return PTT_EXIT_FAIL;
+	}
+	if ((ret = ctx_open_repo(ctx, &r)) != 0)
+		return ret;
+	if (conf_repo_head(r, head) == 0) {
+		say("init: %s has commits already (%.12s)", ctx->config, head);
+		conf_repo_close(r);
+		return PTT_EXIT_FAIL;
+	}
+	buf_init(&conf, 0);
+	buf_addf(&conf, conf_template, domain, domain);
+	ch[0] = (struct conf_change){ "ptt.conf", conf.data, conf.len };
+	ch[1] = (struct conf_change){ "users/.keep", "", 0 };
+	ch[2] = (struct conf_change){ "zones/.keep", "", 0 };
+	snprintf(msg, sizeof(msg), "ptt init %s: configuration, users/ and zones/",
+	    domain);
+	ret = ctx_commit(r, ch, 3, msg);
+	buf_free(&conf);
+	conf_repo_close(r);
+	if (ret == PTT_EXIT_OK)
+		printf("configuration in %s, state in %s\n", ctx->config, ctx->state);
+	return ret;
+}
+
+int
+cmd_certs(const struct ptt_ctx *ctx, int argc, char **argv)
+{
+	bool force = false;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else {
+			say("certs: unknown argument %s", argv[i]);
+			return PTT_EXIT_USAGE;
+		}
+	}
+	if (!state_exists(ctx->state, "ca/ca.key")) {
+		say("certs: no internal CA in %s (run ptt init first)", ctx->state);
+		return PTT_EXIT_FAIL;
+	}
+	return init_state(ctx->state, NULL, force);
+}
