@@ -392,6 +392,28 @@ sync_dir(int fd, const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+/* Write env durably as env/<id> through tmp/<tmpname>. */
+static int
+put_env(struct queue *q, const struct q_env *env, const char *tmpname,
+    char *err, size_t errlen)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, MAX_ENV);
+	q_env_format(env, &b);
+	if (buf_error(&b)) {
+		snprintf(err, errlen, "queue: envelope too large");
+		r = PTT_ENOSPC;
+	} else
+		r = put_file(q, tmpname, q->envfd, env->id, b.data, b.len, err,
+		    errlen);
+	buf_free(&b);
+	if (r == 0)
+		r = sync_dir(q->envfd, "env", err, errlen);
+	return r;
+}
+
 static bool
 valid_id(const char *id)
 {
@@ -410,7 +432,6 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
     char *err, size_t errlen)
 {
 	char tmp[QUEUE_ID_LEN + 8];
-	struct buf b;
 	int r;
 
 	if (env->nrcpt == 0 || env->sender == NULL) {
@@ -432,18 +453,8 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
 		return r;
 	if ((r = sync_dir(q->msgfd, "msg", err, errlen)) != 0)
 		goto undo;
-	buf_init(&b, MAX_ENV);
-	q_env_format(env, &b);
 	snprintf(tmp, sizeof(tmp), "%s.env", env->id);
-	if (buf_error(&b)) {
-		snprintf(err, errlen, "queue: envelope too large");
-		r = PTT_ENOSPC;
-	} else
-		r = put_file(q, tmp, q->envfd, env->id, b.data, b.len, err, errlen);
-	buf_free(&b);
-	if (r == 0)
-		r = sync_dir(q->envfd, "env", err, errlen);
-	if (r == 0)
+	if ((r = put_env(q, env, tmp, err, errlen)) == 0)
 		return 0;
 	unlinkat(q->envfd, env->id, 0);
 undo:
@@ -456,25 +467,13 @@ queue_update(struct queue *q, const struct q_env *env, char *err,
     size_t errlen)
 {
 	char tmp[QUEUE_ID_LEN + 16];
-	struct buf b;
-	int r;
 
 	if (!valid_id(env->id)) {
 		snprintf(err, errlen, "queue: bad id");
 		return PTT_EINVAL;
 	}
-	buf_init(&b, MAX_ENV);
-	q_env_format(env, &b);
 	snprintf(tmp, sizeof(tmp), "%s.env.%u", env->id, q->seq++);
-	if (buf_error(&b)) {
-		snprintf(err, errlen, "queue: envelope too large");
-		r = PTT_ENOSPC;
-	} else
-		r = put_file(q, tmp, q->envfd, env->id, b.data, b.len, err, errlen);
-	buf_free(&b);
-	if (r == 0)
-		r = sync_dir(q->envfd, "env", err, errlen);
-	return r;
+	return put_env(q, env, tmp, err, errlen);
 }
 
 int
