@@ -827,7 +827,7 @@ smtp_cmd_parse(const char *line, size_t len, unsigned ext, struct smtp_cmd *cmd)
 		c = save;
 	}
 	if (cmd->verb == SMTP_V_UNKNOWN)
-		return len + 2 > SMTP_MAX_CMDLINE_EXT ? SMTP_ST_LINE_TOO_LONG : SMTP_ST_UNKNOWN_CMD;
+		return len + 2 > SMTP_MAX_CMDLINE ? SMTP_ST_LINE_TOO_LONG : SMTP_ST_UNKNOWN_CMD;
 	switch (cmd->verb) {
 	case SMTP_V_AUTH:
 		max = SMTP_MAX_AUTHLINE;

@@ -388,6 +388,8 @@ tls_ready(struct smtp_session *s)
 		session_greet(s);
 	else
 		s->phase = PH_CMD;
+	/* records that came with the handshake may hold commands already */
+	session_process(s);
 }
 
 static void
