@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mail/codec.h"
 #include "util/err.h"
 
 int
@@ -41,22 +42,9 @@ mail_canon_header(enum mail_canon c, const char *raw, size_t len,
 	if (colon == NULL)
 		return PTT_EINVAL;
 	if (c == MAIL_CANON_SIMPLE) {
-		const char *nl;
-
-		p = raw;
-		while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			if (nl > p && nl[-1] == '\r') {
-				buf_add(out, p, (size_t)(nl + 1 - p));
-			} else {
-				buf_add(out, p, (size_t)(nl - p));
-				buf_add(out, "\r\n", 2);
-			}
-			p = nl + 1;
-		}
-		if (p < end) {
-			buf_add(out, p, (size_t)(end - p));
+		mail_crlf_append(out, raw, len);
+		if (len == 0 || raw[len - 1] != '\n')
 			buf_add(out, "\r\n", 2);
-		}
 		return buf_error(out) ? PTT_ENOSPC : 0;
 	}
 	/* relaxed: lowercase name, no WSP before the colon */

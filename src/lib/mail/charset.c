@@ -131,6 +131,17 @@ cs_is_utf8(const char *n)
 	return 0;
 }
 
+/* Write out what a stateful decoder still holds (shift sequences). */
+static void
+iconv_finish(iconv_t cd, struct buf *out)
+{
+	char chunk[64], *op = chunk;
+	size_t oleft = sizeof(chunk);
+
+	iconv(cd, NULL, NULL, &op, &oleft);
+	buf_add(out, chunk, sizeof(chunk) - oleft);
+}
+
 int
 mail_charset_to_utf8(const char *charset, const void *in, size_t len,
     struct buf *out, unsigned *defects)
@@ -165,11 +176,7 @@ mail_charset_to_utf8(const char *charset, const void *in, size_t len,
 			break;
 		if (rc != (size_t)-1) {
 			if (ileft == 0) {
-				/* Flush any shift state, then stop. */
-				op = chunk;
-				oleft = sizeof(chunk);
-				iconv(cd, NULL, NULL, &op, &oleft);
-				buf_add(out, chunk, sizeof(chunk) - oleft);
+				iconv_finish(cd, out);
 				break;
 			}
 			continue;
@@ -184,10 +191,7 @@ mail_charset_to_utf8(const char *charset, const void *in, size_t len,
 		ip++;
 		ileft--;
 		if (ileft == 0) {
-			op = chunk;
-			oleft = sizeof(chunk);
-			iconv(cd, NULL, NULL, &op, &oleft);
-			buf_add(out, chunk, sizeof(chunk) - oleft);
+			iconv_finish(cd, out);
 			break;
 		}
 	}

@@ -292,3 +292,21 @@ mail_qp_encode(const void *in, size_t len, struct buf *out)
 	}
 	return stage_flush(&st);
 }
+
+int
+mail_crlf_append(struct buf *out, const void *in, size_t n)
+{
+	const char *p = in, *end = p + n, *nl;
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl > p && nl[-1] == '\r') {
+			buf_add(out, p, (size_t)(nl + 1 - p));
+		} else {
+			buf_add(out, p, (size_t)(nl - p));
+			buf_add(out, "\r\n", 2);
+		}
+		p = nl + 1;
+	}
+	buf_add(out, p, (size_t)(end - p));
+	return buf_error(out) ? PTT_ENOSPC : 0;
+}

@@ -53,4 +53,8 @@ int mail_qp_decode(const void *in, size_t len, struct buf *out, bool q_mode,
  */
 int mail_qp_encode(const void *in, size_t len, struct buf *out);
 
+/* Append p[0..n) turning each bare LF into CRLF (CRLF stays as it is).
+ * Returns 0 or PTT_ENOSPC. */
+int mail_crlf_append(struct buf *out, const void *p, size_t n);
+
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mail/codec.h"
 #include "mail/defect.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -360,26 +361,13 @@ mail_hdr_remove(struct mail_hdr *h, size_t i)
 	h->n--;
 }
 
-/* Append p[0..n), turning bare LF into CRLF when crlf is set. */
 static void
 put_lines(struct buf *out, const char *p, size_t n, int crlf)
 {
-	const char *end = p + n, *nl;
-
-	if (!crlf) {
+	if (crlf)
+		mail_crlf_append(out, p, n);
+	else
 		buf_add(out, p, n);
-		return;
-	}
-	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (nl > p && nl[-1] == '\r') {
-			buf_add(out, p, (size_t)(nl + 1 - p));
-		} else {
-			buf_add(out, p, (size_t)(nl - p));
-			buf_add(out, "\r\n", 2);
-		}
-		p = nl + 1;
-	}
-	buf_add(out, p, (size_t)(end - p));
 }
 
 int
