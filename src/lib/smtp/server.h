@@ -30,6 +30,9 @@
  * Logs: one line per event, keyed by the session id (connect, reject,
  * auth, tls, message, disconnect with per-command counts).
  *
+ * The caller ignores SIGPIPE (util/ev.h ev_base_new() does): a peer that
+ * goes away must not kill the process.
+ *
  * Trusts: nothing from the peer; the hooks and the configuration.
  */
 #ifndef PTT_SMTP_SERVER_H

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,6 +656,7 @@ main(void)
 {
 	log_init("test_server");
 	log_set_level(LOG_LVL_WARN);
+	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	t_basics();
 	t_pipelining();
