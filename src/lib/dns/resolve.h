@@ -1,0 +1,212 @@
+/*
+ * resolve.h - asynchronous DNS lookups integrated with libevent.
+ *
+ * Used by the relay (MX, A/AAAA, TLSA), the mx (SPF/DKIM/DMARC TXT, A/AAAA,
+ * MX, PTR) and the tools. Two backends share this interface:
+ *   - libunbound (resolver_unbound_new): ub_ctx_create_event() on the
+ *     caller's event base, ub_resolve_event(); no thread, no fork, so the
+ *     daemons' seccomp lists stay short. DNSSEC validation when a trust
+ *     anchor is given.
+ *   - a scripted fake (dns/fake.h) for unit tests.
+ *
+ * Results (RFC 1035 rdata, RFC 2308 negative answers):
+ *   DNS_OK        at least one record of the asked type
+ *   DNS_NXDOMAIN  the name does not exist (RCODE 3)
+ *   DNS_NODATA    the name exists, no record of that type
+ *   DNS_TEMPFAIL  SERVFAIL, REFUSED, timeout, any local failure
+ *   DNS_BOGUS     DNSSEC validation failed. A bogus answer is a failure,
+ *                 never data: res->n is 0 and no records are exposed.
+ * res->sec says whether the answer was DNSSEC-validated (SECURE), not
+ * signed or not validated (INSECURE), or BOGUS.
+ *
+ * Records are parsed from wire rdata with bounds checks; malformed records
+ * are dropped. TXT: each record's character-strings are joined without
+ * separators (RFC 7208 3.3, RFC 6376 3.6.2.2); the joined bytes may hold
+ * any octet (a NUL too: use len). MX: sorted by preference (RFC 5321 5.1),
+ * ties kept in answer order; a null MX (RFC 7505) has host "". Names are
+ * in presentation format without the trailing dot, bytes outside
+ * [A-Za-z0-9-_] escaped as \DDD, '.' inside a label as "\.".
+ *
+ * Delivery: the callback always runs from the event loop, never from inside
+ * resolve_*() itself, exactly once per query unless the query is cancelled
+ * first. The result and the query handle belong to the resolver and are
+ * valid only during the callback; copy with dns_result_dup() to keep one.
+ */
+#ifndef PTT_DNS_RESOLVE_H
+#define PTT_DNS_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+
+struct event_base;
+
+enum dns_type {
+	DNS_T_A = 1,
+	DNS_T_CNAME = 5,
+	DNS_T_PTR = 12,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28,
+	DNS_T_TLSA = 52,
+};
+
+enum dns_status {
+	DNS_OK,
+	DNS_NXDOMAIN,
+	DNS_NODATA,
+	DNS_TEMPFAIL,
+	DNS_BOGUS,
+};
+
+enum dns_sec {
+	DNS_SEC_INSECURE,
+	DNS_SEC_SECURE,
+	DNS_SEC_BOGUS,
+};
+
+/* Longest name in presentation format: 255 octets, each up to 4 chars. */
+#define DNS_NAME_TEXT_MAX 1024
+
+struct dns_txt {
+	char *s;	/* joined strings, NUL-terminated (may hold NULs) */
+	size_t len;
+};
+
+struct dns_mx {
+	uint16_t pref;
+	char *host;	/* "" for the null MX */
+};
+
+struct dns_tlsa {
+	uint8_t usage, selector, mtype;
+	uint8_t *data;
+	size_t len;
+};
+
+struct dns_result {
+	char *qname;		/* as asked, without a trailing dot */
+	uint16_t qtype;
+	enum dns_status status;
+	enum dns_sec sec;
+	uint32_t ttl;		/* smallest TTL of the records (0 if none) */
+	const char *why;	/* static text for TEMPFAIL/BOGUS, or NULL */
+	size_t n;		/* records in the array of qtype */
+	struct dns_txt *txt;	/* DNS_T_TXT */
+	struct dns_mx *mx;	/* DNS_T_MX, by preference */
+	struct in_addr *a;	/* DNS_T_A */
+	struct in6_addr *aaaa;	/* DNS_T_AAAA */
+	char **ptr;		/* DNS_T_PTR (also CNAME targets for DNS_T_CNAME) */
+	struct dns_tlsa *tlsa;	/* DNS_T_TLSA */
+};
+
+typedef void dns_cb(const struct dns_result *res, void *arg);
+
+struct resolver;
+struct dns_query;
+
+/* Options of the libunbound backend; every field may be zero/NULL. */
+struct resolver_opts {
+	const char *forward;	/* "host[@port]": forward all queries there
+				 * (a recursive resolver, e.g. the local
+				 * Unbound daemon) */
+	const char *stub;	/* "host[@port]": stub "." to an
+				 * authoritative server (tests, demo) */
+	const char *trust_anchor;	/* a DS or DNSKEY RR in text form */
+	const char *trust_anchor_file;	/* zone-file format anchors */
+	const char *config_file;	/* an unbound.conf fragment, read with
+					 * ub_ctx_config (local-zone and the
+					 * options ub_ctx_set_option cannot
+					 * set) */
+	bool allow_localhost;	/* do-not-query-localhost: no */
+	bool tls;		/* DNS over TLS to the forwarder */
+	unsigned timeout_ms;	/* per query; 0: 10000 */
+};
+
+/* Create a libunbound resolver on base. NULL and *errp set (static text)
+ * when an option is refused. Free with resolver_free(). */
+struct resolver *resolver_unbound_new(struct event_base *base,
+    const struct resolver_opts *opts, const char **errp);
+
+/* Cancels the queries still in flight (their callbacks never run). */
+void resolver_free(struct resolver *r);
+
+/* The event base the resolver delivers on. */
+struct event_base *resolver_base(const struct resolver *r);
+
+/* Queries started since creation (both backends). */
+unsigned long resolver_nqueries(const struct resolver *r);
+
+/*
+ * Start a lookup. name is a domain in presentation format (a trailing dot
+ * is optional). Returns a handle usable with resolve_cancel() until the
+ * callback runs; never NULL (a malformed name or a backend failure gives a
+ * TEMPFAIL or NXDOMAIN result through the callback).
+ */
+struct dns_query *resolve(struct resolver *r, const char *name,
+    uint16_t type, dns_cb *cb, void *arg);
+struct dns_query *resolve_txt(struct resolver *r, const char *name, dns_cb *cb, void *arg);
+struct dns_query *resolve_mx(struct resolver *r, const char *name, dns_cb *cb, void *arg);
+struct dns_query *resolve_a(struct resolver *r, const char *name, dns_cb *cb, void *arg);
+struct dns_query *resolve_aaaa(struct resolver *r, const char *name, dns_cb *cb, void *arg);
+struct dns_query *resolve_tlsa(struct resolver *r, const char *name, dns_cb *cb, void *arg);
+/* PTR for an address (AF_INET/AF_INET6, addr points to in_addr/in6_addr):
+ * asks d.c.b.a.in-addr.arpa or the ip6.arpa nibble name. */
+struct dns_query *resolve_ptr(struct resolver *r, int af, const void *addr,
+    dns_cb *cb, void *arg);
+
+/* Cancel a query whose callback has not run yet. */
+void resolve_cancel(struct dns_query *q);
+
+/* Deep copy (caller frees with dns_result_free). */
+struct dns_result *dns_result_dup(const struct dns_result *res);
+void dns_result_free(struct dns_result *res);
+
+const char *dns_status_str(enum dns_status st);
+const char *dns_type_str(uint16_t type);
+
+/* Write the reverse-lookup name of an address into out (at least 74
+ * bytes). Returns 0 or PTT_EINVAL for an unknown family. */
+int dns_reverse_name(int af, const void *addr, char *out, size_t outlen);
+
+/* Decode an uncompressed wire name (exactly len bytes) into presentation
+ * format as above. Returns 0 or PTT_EINVAL. */
+int dns_name_from_wire(const uint8_t *wire, size_t len, char *out,
+    size_t outlen);
+
+/* Normalise a presentation-format name into out (lowercase, no trailing
+ * dot, labels 1..63 octets, total <= 253 chars). Returns 0 or PTT_EINVAL. */
+int dns_name_normalise(const char *name, char *out, size_t outlen);
+
+/*
+ * Backend interface (resolve.c, fake.c). A backend starts q and later calls
+ * resolve_done() exactly once (possibly from inside start), unless its
+ * cancel hook ran first.
+ */
+struct resolver_ops {
+	void (*start)(struct resolver *r, struct dns_query *q);
+	void (*cancel)(struct resolver *r, struct dns_query *q);
+	void (*free)(struct resolver *r);
+};
+
+struct resolver *resolver_new_backend(struct event_base *base,
+    const struct resolver_ops *ops, void *backend);
+void *resolver_backend(const struct resolver *r);
+const struct resolver_ops *resolver_ops(const struct resolver *r);
+/* The query's normalised name (no trailing dot) and type. */
+const char *dns_query_name(const struct dns_query *q);
+uint16_t dns_query_type(const struct dns_query *q);
+/* Backend-private slot of a query. */
+void dns_query_set_priv(struct dns_query *q, void *priv);
+void *dns_query_priv(const struct dns_query *q);
+/* Complete q with n wire-format rdata of the query's type (uncompressed
+ * names); status is the backend's view, refined here (OK without records
+ * becomes NODATA; BOGUS drops the records). Delivery is deferred to the
+ * event loop. */
+void resolve_done(struct dns_query *q, enum dns_status st, enum dns_sec sec,
+    uint32_t ttl, const uint8_t *const *rdata, const size_t *rdlen, size_t n,
+    const char *why);
+
+#endif
