@@ -164,6 +164,7 @@ int
 mail_canon_body_update(struct mail_canon_body *cb, const void *p, size_t n)
 {
 	const uint8_t *s = p, *end = s + n;
+	int relaxed = cb->mode == MAIL_CANON_RELAXED;
 
 	while (s < end && !cb->err) {
 		uint8_t c = *s++;
@@ -180,16 +181,21 @@ mail_canon_body_update(struct mail_canon_body *cb, const void *p, size_t n)
 			cb->cr = 1;
 		} else if (c == '\n') {
 			line_end(cb);
-		} else if (cb->crlf == 0 && !cb->wsp &&
-		    cb->mode == MAIL_CANON_SIMPLE) {
-			/* Fast path: copy a run of ordinary octets. */
+		} else if (relaxed && wsp(c)) {
+			cb->wsp = 1;
+		} else {
+			/* A run of ordinary octets goes out at once. */
 			const uint8_t *q = s - 1;
 
-			while (s < end && *s != '\r' && *s != '\n')
+			while (s < end && *s != '\r' && *s != '\n' &&
+			    !(relaxed && wsp(*s)))
 				s++;
+			release(cb);
+			if (cb->wsp) {
+				emit(cb, " ", 1);
+				cb->wsp = 0;
+			}
 			emit(cb, q, (size_t)(s - q));
-		} else {
-			octet(cb, c);
 		}
 	}
 	return cb->err;

@@ -18,25 +18,25 @@ enum { B64_WS = -2, B64_PAD = -3, B64_BAD = -1 };
 static const char b64_alpha[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-b64_val(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	if (c == '=')
-		return B64_PAD;
-	if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-		return B64_WS;
-	return B64_BAD;
-}
+/* Octet -> 6-bit value, or B64_WS / B64_PAD / B64_BAD. */
+static const int8_t b64_tab[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -2, -2, -1, -1, -2, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-2, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -3, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 /* A small staging area so decoders call buf_add once per KiB, not per byte. */
 struct stage {
@@ -74,7 +74,26 @@ mail_b64_decode(const void *in, size_t len, struct buf *out, unsigned *defects)
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		int v = b64_val(p[i]);
+		int v;
+
+		/* Fast path: whole quanta of alphabet octets. */
+		while (n == 0 && !padded && len - i >= 4) {
+			int a = b64_tab[p[i]], b = b64_tab[p[i + 1]];
+			int c = b64_tab[p[i + 2]], e = b64_tab[p[i + 3]];
+
+			if ((a | b | c | e) < 0)
+				break;
+			q = (unsigned)a << 18 | (unsigned)b << 12 |
+			    (unsigned)c << 6 | (unsigned)e;
+			stage_put(&st, (uint8_t)(q >> 16));
+			stage_put(&st, (uint8_t)(q >> 8));
+			stage_put(&st, (uint8_t)q);
+			q = 0;
+			i += 4;
+		}
+		if (i >= len)
+			break;
+		v = b64_tab[p[i]];
 
 		if (v == B64_WS)
 			continue;
