@@ -45,6 +45,12 @@ sink(void *arg, const void *p, size_t n)
 	return 0;
 }
 
+static int
+to_buf(void *arg, const void *p, size_t n)
+{
+	return buf_add(arg, p, n);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -58,9 +64,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t sum = 0;
 	size_t i, k;
 	char *dom;
+	int hret;
 
 	buf_init(&b, 1u << 24);
-	mail_hdr_parse(&h, data, size, NULL);
+	hret = mail_hdr_parse(&h, data, size, NULL);
 	for (k = 0; k < sizeof(ew_fields) / sizeof(ew_fields[0]); k++) {
 		const struct mail_field *f = mail_hdr_get(&h, ew_fields[k]);
 
@@ -91,18 +98,54 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    i = mail_hdr_rfind(&h, "Received", i))
 		;
 	for (i = 0; i < h.n; i++) {
+		struct buf again;
+
 		buf_reset(&b);
 		mail_canon_header(MAIL_CANON_SIMPLE, h.f[i].raw, h.f[i].raw_len, &b);
-		mail_canon_header(MAIL_CANON_RELAXED, h.f[i].raw, h.f[i].raw_len, &b);
+		buf_reset(&b);
+		if (mail_canon_header(MAIL_CANON_RELAXED, h.f[i].raw,
+		    h.f[i].raw_len, &b) != 0)
+			continue;
+		/* relaxed is idempotent */
+		buf_init(&again, 0);
+		mail_canon_header(MAIL_CANON_RELAXED, b.data, b.len, &again);
+		if (again.len != b.len || memcmp(again.data, b.data, b.len) != 0)
+			panic("relaxed header canonicalisation not idempotent");
+		buf_free(&again);
 	}
 	for (k = 0; k < 2; k++) {
-		mail_canon_body_init(&cb, k ? MAIL_CANON_RELAXED : MAIL_CANON_SIMPLE,
-		    k ? 100 : UINT64_MAX, sink, &sum);
-		/* Odd chunks, so line ends fall across calls. */
+		enum mail_canon mode = k ? MAIL_CANON_RELAXED : MAIL_CANON_SIMPLE;
+		struct buf whole, chunked;
+
+		buf_init(&whole, 0);
+		buf_init(&chunked, 0);
+		mail_canon_body_init(&cb, mode, UINT64_MAX, to_buf, &whole);
+		mail_canon_body_update(&cb, h.body, h.body_len);
+		mail_canon_body_final(&cb);
+		/* Odd chunks, so line ends fall across calls: same bytes. */
+		mail_canon_body_init(&cb, mode, UINT64_MAX, to_buf, &chunked);
 		for (i = 0; i < h.body_len; i += 7)
 			mail_canon_body_update(&cb, h.body + i,
 			    h.body_len - i < 7 ? h.body_len - i : 7);
 		mail_canon_body_final(&cb);
+		if (whole.len != chunked.len || cb.length != whole.len ||
+		    memcmp(whole.data, chunked.data, whole.len) != 0)
+			panic("body canonicalisation depends on chunking");
+		/* l= takes a prefix and counts the rest. */
+		mail_canon_body_init(&cb, mode, 100, sink, &sum);
+		mail_canon_body_update(&cb, h.body, h.body_len);
+		mail_canon_body_final(&cb);
+		if (cb.length != whole.len || cb.emitted != (whole.len < 100 ? whole.len : 100))
+			panic("l= accounting");
+		buf_free(&whole);
+		buf_free(&chunked);
+	}
+	if (hret == 0 && *h.sep != '\0') {
+		/* Unedited, the message writes back byte for byte. */
+		buf_reset(&b);
+		mail_hdr_write(&h, &b, 0);
+		if (b.len != size || memcmp(b.data, data, size) != 0)
+			panic("header round trip");
 	}
 	mail_hdr_prepend(&h, "DKIM-Signature", "v=1; a=rsa-sha256; b=");
 	if (h.n > 2)
