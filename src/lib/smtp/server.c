@@ -16,6 +16,7 @@
 #include "smtp/server_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void maybe_free(struct smtp_session *s);
+static void switch_to_tls(struct smtp_session *s);
 
 /* ---- small accessors ---- */
 
@@ -289,6 +291,8 @@ session_free(struct smtp_session *s)
 static void
 session_drop(struct smtp_session *s)
 {
+	if (s->ssl != NULL && s->bev != NULL && s->phase != PH_HANDSHAKE)
+		SSL_shutdown(s->ssl);	/* best effort close_notify */
 	if (s->bev != NULL) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -362,6 +366,8 @@ write_cb(struct bufferevent *bev, void *arg)
 	s->depth++;
 	if (s->phase == PH_CLOSING) {
 		session_drop(s);
+	} else if (s->phase == PH_STARTTLS) {
+		switch_to_tls(s);
 	} else {
 		/* output drained: resume commands held back by OUTPUT_HIGH */
 		session_process(s);
@@ -451,17 +457,17 @@ new_ssl(struct smtp_session *s)
 }
 
 /*
- * RFC 3207 4.2 / CVE-2011-0411: the 220 is queued; everything the client
- * pipelined after STARTTLS is thrown away before TLS starts, and the
- * session forgets all it knew.
+ * RFC 3207 4.2 / CVE-2011-0411: the 220 is queued and reading stops;
+ * everything the client pipelined after STARTTLS is thrown away, and the
+ * session forgets all it knew. Once the 220 has left, the plaintext
+ * bufferevent is freed (with anything it might still hold) and TLS starts
+ * on a duplicate of the socket.
  */
 void
 session_start_tls(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	size_t junk = evbuffer_get_length(in);
-	struct bufferevent *tb;
-	SSL *ssl;
 
 	if (junk > 0) {
 		log_warn(s->id, "discarded %zu bytes pipelined after STARTTLS from %s",
@@ -469,19 +475,38 @@ session_start_tls(struct smtp_session *s)
 		evbuffer_drain(in, junk);
 	}
 	session_reset_all(s);
-	if ((ssl = new_ssl(s)) == NULL) {
-		session_close(s);
+	s->phase = PH_STARTTLS;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_enable(s->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		switch_to_tls(s);
+}
+
+/* The 220 has been written: continue on a TLS bufferevent. */
+static void
+switch_to_tls(struct smtp_session *s)
+{
+	int fd = (int)bufferevent_getfd(s->bev);
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	SSL *ssl;
+
+	bufferevent_free(s->bev);	/* closes fd, drops unread plaintext */
+	s->bev = NULL;
+	if (nfd < 0 || (ssl = new_ssl(s)) == NULL) {
+		if (nfd >= 0)
+			close(nfd);
+		s->phase = PH_CLOSED;
 		return;
 	}
-	tb = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
+	s->bev = bufferevent_openssl_socket_new(s->srv->base, nfd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (tb == NULL) {
+	if (s->bev == NULL) {
 		SSL_free(ssl);
-		session_close(s);
+		close(nfd);
+		s->phase = PH_CLOSED;
 		return;
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
-	s->bev = tb;
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	s->ssl = ssl;
 	s->phase = PH_HANDSHAKE;
 	setup_bev(s);

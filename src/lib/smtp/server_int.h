@@ -22,6 +22,7 @@ enum phase {
 	PH_AUTH,	/* reading SASL response lines */
 	PH_DATA,	/* reading DATA content */
 	PH_BDAT,	/* reading a BDAT chunk */
+	PH_STARTTLS,	/* flushing the 220 before TLS starts */
 	PH_CLOSING,	/* flushing the last reply */
 	PH_CLOSED,	/* socket gone */
 };
