@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "smtp/client.h"
+#include "smtp/dotstuff.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -255,9 +256,11 @@ send_next(struct conn *k)
 	if (ret != 0) {
 		fprintf(stderr, "ptt-smtp-send: cannot send: %s\n",
 		    ptt_strerror(ret));
+		/* the message or envelope is unusable: give up on all */
 		L->started--;
-		L->total = L->started;	/* stop: the message is unusable */
-		L->perm++;
+		L->perm += L->total - L->started;
+		L->finished += L->total - L->started;
+		L->started = L->total;
 		smtp_client_quit(k->c, quit_cb, k);
 	}
 }
@@ -463,6 +466,17 @@ main(int argc, char **argv)
 
 		free(msg);
 		msg = m2;
+	}
+	{
+		struct smtp_msg_info mi;
+		size_t bad;
+
+		if (smtp_msg_scan(msg, len, &mi, &bad) != 0) {
+			fprintf(stderr, "ptt-smtp-send: the message has a bare CR "
+			    "or LF at offset %zu (it must use CRLF; see --crlf)\n",
+			    bad);
+			return 1;
+		}
 	}
 	L.txn.msg = msg;
 	L.txn.len = len;

@@ -928,6 +928,7 @@ send_chunk(struct smtp_client *c)
 		n = c->chunk_size;
 	last = c->off + n == c->txn.len;
 	evbuffer_add_printf(out, "BDAT %zu%s\r\n", n, last ? " LAST" : "");
+	log_debug(c->id, "> BDAT %zu%s", n, last ? " LAST" : "");
 	if (n > 0)
 		evbuffer_add(out, (const uint8_t *)c->txn.msg + c->off, n);
 	c->off += n;
