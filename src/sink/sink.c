@@ -12,7 +12,8 @@
  * Scripted replies (--reply-mail/--reply-rcpt/--reply-data PATTERN=REPLY,
  * PATTERN a shell glob on the address, case-insensitive) let tests make it
  * greylist or refuse. --delay-ms answers every hook later, to exercise the
- * engine's asynchronous hooks.
+ * engine's asynchronous hooks. --no-fsync (throughput tests only) skips
+ * the fsync calls.
  *
  * Trusts: its command line and the certificate files named there; nothing
  * from the network. It is a test tool: no sandbox.
@@ -59,6 +60,7 @@ static struct {
 	struct rules mail, rcpt, data;
 	const char *auth_user, *auth_pass;
 	long delay_ms;
+	bool no_fsync;
 	unsigned long seq;
 	unsigned long messages;
 } g = { .dirfd = -1 };
@@ -81,7 +83,7 @@ usage(void)
 	    "  [--auth-user u --auth-pass p [--require-auth] [--auth-plaintext]]\n"
 	    "  [--reply-mail|--reply-rcpt|--reply-data 'glob=CODE X.Y.Z text']...\n"
 	    "  [--max-size bytes] [--max-rcpts n] [--hostname name] [--delay-ms ms]\n"
-	    "  [--timeout s] [--max-errors n]\n");
+	    "  [--timeout s] [--max-errors n] [--no-fsync]\n");
 	exit(2);
 }
 
@@ -294,7 +296,7 @@ store(struct smtp_session *s, const struct smtp_envelope *env,
 		return PTT_EIO;
 	}
 	if (write_all(fd, h.data, h.len) != 0 || write_all(fd, msg, len) != 0 ||
-	    fsync(fd) != 0) {
+	    (!g.no_fsync && fsync(fd) != 0)) {
 		log_err(in->id, "write %s/%s: %s", g.dir, tmp, strerror(errno));
 		ret = PTT_EIO;
 	}
@@ -304,7 +306,7 @@ store(struct smtp_session *s, const struct smtp_envelope *env,
 		log_err(in->id, "rename %s: %s", name, strerror(errno));
 		ret = PTT_EIO;
 	}
-	if (ret == 0 && fsync(g.dirfd) != 0)
+	if (ret == 0 && !g.no_fsync && fsync(g.dirfd) != 0)
 		ret = PTT_EIO;
 	if (ret != 0)
 		unlinkat(g.dirfd, tmp, 0);
@@ -377,7 +379,7 @@ main(int argc, char **argv)
 {
 	enum { O_CERT = 256, O_KEY, O_CA, O_REQTLS, O_AUSER, O_APASS, O_REQAUTH,
 		O_APLAIN, O_RMAIL, O_RRCPT, O_RDATA, O_MAXSIZE, O_MAXRCPT,
-		O_HOST, O_DELAY, O_TIMEOUT, O_MAXERR };
+		O_HOST, O_DELAY, O_TIMEOUT, O_MAXERR, O_NOFSYNC };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-tls", required_argument, NULL, 'L' },
@@ -399,6 +401,7 @@ main(int argc, char **argv)
 		{ "delay-ms", required_argument, NULL, O_DELAY },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "max-errors", required_argument, NULL, O_MAXERR },
+		{ "no-fsync", no_argument, NULL, O_NOFSYNC },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -446,6 +449,7 @@ main(int argc, char **argv)
 		case O_TIMEOUT: cfg.timeout_cmd = cfg.timeout_data =
 		    (unsigned)strtoul(optarg, NULL, 10); break;
 		case O_MAXERR: cfg.max_errors = (unsigned)strtoul(optarg, NULL, 10); break;
+		case O_NOFSYNC: g.no_fsync = true; break;
 		default: usage();
 		}
 	}
