@@ -502,7 +502,7 @@ append_tsig(struct buf *msg, const uint8_t *kw, size_t kl, uint64_t now,
 	put16(msg, C_ANY);
 	put16(msg, 0);
 	put16(msg, 0);
-	put16(msg, (uint16_t)(al + 10 + 2 + maclen + 6 + other_len));
+	put16(msg, (uint16_t)(al + 10 + maclen + 6 + other_len));
 	buf_add(msg, aw, al);
 	put16(msg, (uint16_t)(now >> 32));
 	put16(msg, (uint16_t)(now >> 16));
@@ -553,6 +553,31 @@ tsig_sign(struct buf *msg, const struct tsig_key *k, uint64_t now,
 	if (mac_len_out != NULL)
 		*mac_len_out = ml;
 	return append_tsig(msg, kw, kl, now, mac, ml, error, other, other_len);
+}
+
+int
+tsig_sign_next(struct buf *msg, const struct tsig_key *k, uint64_t now,
+    uint8_t *prev_mac, size_t *prev_len)
+{
+	struct buf b;
+	uint8_t kw[256], mac[EVP_MAX_MD_SIZE];
+	size_t kl;
+	unsigned ml = 0;
+	int ret;
+
+	if (dns_name_to_wire(k->name, kw, &kl) != 0)
+		return PTT_EINVAL;
+	buf_init(&b, 0);
+	add_req_mac(&b, prev_mac, *prev_len);
+	buf_add(&b, msg->data, msg->len);
+	add_vars(&b, kw, kl, now, TSIG_FUDGE, 0, NULL, 0, true);
+	ret = hmac(k, &b, mac, &ml);
+	buf_free(&b);
+	if (ret != 0)
+		return ret;
+	memcpy(prev_mac, mac, ml);
+	*prev_len = ml;
+	return append_tsig(msg, kw, kl, now, mac, ml, 0, NULL, 0);
 }
 
 int
