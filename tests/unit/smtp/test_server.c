@@ -40,6 +40,16 @@ static char last_msg[4096];
 static char last_proto[32];
 static char last_user[64];
 static int resets;
+static int reject_connect;
+
+static void
+h_connect(struct smtp_session *s)
+{
+	if (reject_connect)
+		smtp_session_reply(s, 554, "5.7.1", "go away");
+	else
+		smtp_session_reply(s, 220, NULL, "hello");
+}
 
 static void
 h_rcpt(struct smtp_session *s, const struct smtp_path *to,
@@ -240,8 +250,8 @@ static void
 new_server(struct smtp_server_config *cfg)
 {
 	struct smtp_hooks h = {
-		.rcpt = h_rcpt, .auth = h_auth, .message = h_message,
-		.reset = h_reset,
+		.connect = h_connect, .rcpt = h_rcpt, .auth = h_auth,
+		.message = h_message, .reset = h_reset,
 	};
 
 	if (srv != NULL)
@@ -631,6 +641,55 @@ t_starttls(void)
 	SSL_CTX_free(ctx);
 }
 
+static void
+t_limits(void)
+{
+	struct smtp_server_config cfg = { .timeout_cmd = 1, .timeout_hook = 1,
+		.max_sessions = 1 };
+	const char *r;
+
+	new_server(&cfg);
+	reject_connect = 1;
+	connect_client(false);
+	r = replies(1, 2000);
+	is_str(r, "554 5.7.1 go away\r\n", "connect hook refuses with 554");
+	replies(1, 300);
+	ok(eof_seen, "and closes");
+	disconnect_client();
+	reject_connect = 0;
+
+	session();
+	r = replies(1, 3000);
+	is_str(r, "421 4.4.2 Timeout exceeded, closing connection\r\n", "idle timeout: 421 4.4.2");
+	replies(1, 300);
+	ok(eof_seen, "closed after the timeout");
+	disconnect_client();
+
+	session();
+	{
+		int keep = cfd;
+		connect_client(false);
+		r = replies(1, 2000);
+		is_str(codes(r), "421", "second session over max_sessions: 421");
+		ok(strstr(r, "4.3.2") != NULL, "4.3.2");
+		close(cfd);
+		cfd = keep;
+	}
+	deferred = NULL;
+	sends("MAIL FROM:<a@b.test>\r\nRCPT TO:<slow@b.test>\r\n");
+	r = replies(2, 3000);
+	is_str(codes(r), "250 421", "hook that never answers: 421 after timeout_hook");
+	ok(deferred != NULL, "hook was pending");
+	is_int(smtp_server_sessions(srv), 1, "session kept for the hook");
+	smtp_session_reply(deferred, 250, NULL, "too late");
+	for (int i = 0; i < 50 && smtp_server_sessions(srv) > 0; i++) {
+		pump();
+		usleep(1000);
+	}
+	is_int(smtp_server_sessions(srv), 0, "freed once the hook answered");
+	disconnect_client();
+}
+
 static int shut_done;
 static void on_done(void *arg) { (void)arg; shut_done = 1; }
 
@@ -665,6 +724,7 @@ main(void)
 	t_bdat();
 	t_auth();
 	t_starttls();
+	t_limits();
 	t_shutdown();
 	smtp_server_free(srv);
 	event_base_free(base);
