@@ -142,6 +142,36 @@ iconv_finish(iconv_t cd, struct buf *out)
 	buf_add(out, chunk, sizeof(chunk) - oleft);
 }
 
+/*
+ * Charsets handed to iconv: the families mail uses, by name prefix. Others
+ * (EBCDIC and IBM code pages, exotic converters, where glibc has had its
+ * bugs) are read as UTF-8 and reported, which keeps hostile mail away from
+ * the least used converters.
+ */
+static int
+cs_allowed(const char *n)
+{
+	static const char *const prefixes[] = {
+		"iso-8859-", "iso8859-", "iso_8859-", "latin", "l1", "l2",
+		"windows-125", "cp125", "cp437", "cp850", "cp852", "cp866",
+		"cp874", "cp932", "cp936", "cp949", "cp950", "ms936", "ms932",
+		"koi8-", "utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs-4",
+		"utf-7", "iso-2022-jp", "iso-2022-kr", "iso-2022-cn",
+		"euc-jp", "euc-kr", "euc-cn", "euc-tw", "eucjp", "euckr",
+		"x-euc-", "gb2312", "gbk", "gb18030", "hz-gb-2312", "big5",
+		"shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji",
+		"ks_c_5601", "tis-620", "tis620", "macintosh", "mac", "x-mac-",
+		"viscii", "armscii-8", "georgian-", "tcvn", "csiso", "iso-ir-",
+		"ansi_x3.4", "x-user-defined", "uhc", "johab", "iso-10646",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncasecmp(n, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return 0;
+}
+
 int
 mail_charset_to_utf8(const char *charset, const void *in, size_t len,
     struct buf *out, unsigned *defects)
@@ -158,7 +188,7 @@ mail_charset_to_utf8(const char *charset, const void *in, size_t len,
 			*defects |= MAIL_D_CHARSET;
 		return r;
 	}
-	if (!cs_name(charset, name) ||
+	if (!cs_name(charset, name) || !cs_allowed(name) ||
 	    (cd = iconv_open("UTF-8", name)) == (iconv_t)-1) {
 		r = mail_utf8_sanitize(in, len, out, &nbad);
 		if (defects)

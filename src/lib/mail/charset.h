@@ -19,8 +19,9 @@
 /*
  * Append in[0..len) converted from charset to UTF-8. charset == NULL or
  * "us-ascii" or "utf-8" (any case, with RFC 2231 language suffix
- * "*lang" ignored) only validates. An unknown charset validates as UTF-8
- * too (replacing non-UTF-8 octets), and sets MAIL_D_CHARSET.
+ * "*lang" ignored) only validates. An unknown charset, or one outside the
+ * families mail uses (EBCDIC, IBM code pages: see cs_allowed()), validates
+ * as UTF-8 too (replacing non-UTF-8 octets), and sets MAIL_D_CHARSET.
  */
 int mail_charset_to_utf8(const char *charset, const void *in, size_t len,
     struct buf *out, unsigned *defects);
