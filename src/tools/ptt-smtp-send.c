@@ -97,6 +97,16 @@ now(void)
 	return (double)tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+/* The buffer's bytes, and the buffer freed (caller frees the bytes). */
+static char *
+steal(struct buf *b, size_t *lenp)
+{
+	char *p = buf_steal(b, lenp);
+
+	buf_free(b);
+	return p;
+}
+
 static char *
 read_all(FILE *f, size_t *lenp)
 {
@@ -111,7 +121,7 @@ read_all(FILE *f, size_t *lenp)
 		fatal("reading the message: %s", strerror(errno));
 	if (buf_error(&b))
 		fatal("message larger than %u bytes", MSG_MAX);
-	return buf_steal(&b, lenp);
+	return steal(&b, lenp);
 }
 
 /* LF line endings to CRLF (a CRLF stays as it is). */
@@ -127,7 +137,7 @@ to_crlf(const char *m, size_t len, size_t *outlen)
 			buf_addc(&b, '\r');
 		buf_addc(&b, m[i]);
 	}
-	return buf_steal(&b, outlen);
+	return steal(&b, outlen);
 }
 
 static char *
