@@ -6,6 +6,7 @@
  *
  * Trusts: the operator's arguments, after checking them.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -130,12 +131,14 @@ cmd_init(const struct ptt_ctx *ctx, int argc, char **argv)
 int
 cmd_certs(const struct ptt_ctx *ctx, int argc, char **argv)
 {
-	bool force = false;
+	bool force = false, new_ca = false;
 	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--force") == 0)
 			force = true;
+		else if (strcmp(argv[i], "--new-ca") == 0)
+			new_ca = force = true;
 		else {
 			say("certs: unknown argument %s", argv[i]);
 			return PTT_EXIT_USAGE;
@@ -144,6 +147,26 @@ cmd_certs(const struct ptt_ctx *ctx, int argc, char **argv)
 	if (!state_exists(ctx->state, "ca/ca.key")) {
 		say("certs: no internal CA in %s (run ptt init first)", ctx->state);
 		return PTT_EXIT_FAIL;
+	}
+	if (new_ca) {
+		/* Keep the old CA as *.old: certificates are re-issued below. */
+		static const char *const f[] = { "ca/ca.key", "ca/ca.pem" };
+		char from[4096], to[4200], err[512];
+		size_t k;
+		for (k = 0; k < 2; k++) {
+			state_path(ctx->state, f[k], from, sizeof(from));
+			snprintf(to, sizeof(to), "%s.old", from);
+			if (rename(from, to) != 0) {
+				say("certs: rename %s: %s", from, strerror(errno));
+				return PTT_EXIT_FAIL;
+			}
+		}
+		if (ca_create(ctx->state, NULL, err, sizeof(err)) != 0) {
+			say("certs: new CA: %s", err);
+			return PTT_EXIT_FAIL;
+		}
+		printf("created a new internal CA in %s/ca (the old one is "
+		    "ca.key.old, ca.pem.old)\n", ctx->state);
 	}
 	return init_state(ctx->state, NULL, force);
 }

@@ -34,9 +34,9 @@ static const struct command {
 	{ "passwd", cmd_passwd, "NAME [--password-stdin]",
 	  "set a user's password" },
 	{ "users", cmd_users, "", "list users, their forwards and policy" },
-	{ "certs", cmd_certs, "[--force]",
+	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
-	  "lifetime left (or all with --force)" },
+	  "lifetime left (all with --force; --new-ca replaces the CA first)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

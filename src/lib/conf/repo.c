@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conf/state.h"
@@ -218,6 +220,21 @@ set_callbacks(struct conf_repo *r, git_remote_callbacks *cb)
 	cb->payload = r;
 }
 
+/* An in-memory remote for r->url. Skipping insteadOf rewriting keeps the
+ * URL exactly as configured (and avoids libgit2 1.5's config regex path,
+ * which leaks). */
+static int
+new_remote(struct conf_repo *r, git_remote **rem)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = r->repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	return git_remote_create_with_opts(rem, r->url, &o);
+}
+
 static void
 transport_error(struct conf_repo *r, const char *what, char *err,
     size_t errlen)
@@ -383,8 +400,8 @@ remote_has_branch(struct conf_repo *r, git_remote *rem)
 	return 0;
 }
 
-int
-conf_repo_fetch(struct conf_repo *r, char *err, size_t errlen)
+static int
+fetch_now(struct conf_repo *r, char *err, size_t errlen)
 {
 	git_remote *rem = NULL;
 	git_remote_callbacks cb;
@@ -394,13 +411,11 @@ conf_repo_fetch(struct conf_repo *r, char *err, size_t errlen)
 	git_strarray refspecs = { specs, 1 };
 	int has;
 
-	if (!r->remote)
-		return 0;
 	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	r->why[0] = '\0';
 	r->cred_tries = 0;
-	if (git_remote_create_anonymous(&rem, r->repo, r->url) != 0) {
+	if (new_remote(r, &rem) != 0) {
 		transport_error(r, "remote", err, errlen);
 		return PTT_EINVAL;
 	}
@@ -429,6 +444,83 @@ conf_repo_fetch(struct conf_repo *r, char *err, size_t errlen)
 	}
 	git_remote_free(rem);
 	return 0;
+}
+
+/*
+ * Run a network operation in a child process. libgit2 1.5 leaks about 70 KB
+ * per SSH connection (libgit2 issue #6598, fixed in 1.7); a service that
+ * polls its remote would grow without bound. The child does the transfer
+ * into the cache repository on disk and exits; this process then reads
+ * refs and objects from disk as usual.
+ */
+typedef int (*net_fn)(struct conf_repo *, char *, size_t);
+
+static int
+isolated(struct conf_repo *r, net_fn fn, char *err, size_t errlen)
+{
+	struct {
+		int ret;
+		char err[512];
+	} msg;
+	size_t got = 0;
+	int p[2], st;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return PTT_EIO;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return PTT_EIO;
+	}
+	if (pid == 0) {
+		const char *b;
+		size_t left;
+		close(p[0]);
+		memset(&msg, 0, sizeof(msg));
+		msg.ret = fn(r, msg.err, sizeof(msg.err));
+		for (b = (const char *)&msg, left = sizeof(msg); left > 0;) {
+			ssize_t w = write(p[1], b, left);
+			if (w <= 0)
+				break;
+			b += w;
+			left -= (size_t)w;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	while (got < sizeof(msg)) {
+		ssize_t n = read(p[0], (char *)&msg + got, sizeof(msg) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (got != sizeof(msg)) {
+		snprintf(err, errlen, "git transfer process died (status %d)", st);
+		return PTT_EIO;
+	}
+	msg.err[sizeof(msg.err) - 1] = '\0';
+	if (msg.ret != 0)
+		snprintf(err, errlen, "%s", msg.err);
+	return msg.ret;
+}
+
+int
+conf_repo_fetch(struct conf_repo *r, char *err, size_t errlen)
+{
+	if (!r->remote)
+		return 0;
+	return isolated(r, fetch_now, err, errlen);
 }
 
 static int
@@ -647,7 +739,7 @@ update_worktree(struct conf_repo *r, git_tree *old, git_commit *c,
 }
 
 static int
-push_pending(struct conf_repo *r, char *err, size_t errlen)
+push_now(struct conf_repo *r, char *err, size_t errlen)
 {
 	git_remote *rem = NULL;
 	git_push_options po;
@@ -659,7 +751,7 @@ push_pending(struct conf_repo *r, char *err, size_t errlen)
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	r->why[0] = r->push_status[0] = '\0';
 	r->cred_tries = 0;
-	if (git_remote_create_anonymous(&rem, r->repo, r->url) != 0) {
+	if (new_remote(r, &rem) != 0) {
 		transport_error(r, "remote", err, errlen);
 		return PTT_EINVAL;
 	}
@@ -743,7 +835,7 @@ conf_repo_commit(struct conf_repo *r, const struct conf_change *changes,
 		}
 		git_reference_free(ref);
 		ref = NULL;
-		ret = push_pending(r, err, errlen);
+		ret = isolated(r, push_now, err, errlen);
 		if (git_reference_lookup(&ref, r->repo, PENDING_REF) == 0)
 			git_reference_delete(ref);
 		git_reference_free(ref);

@@ -12,7 +12,9 @@
  * Changes are whole-file (add/replace/delete) and become one commit; the
  * branch moves only if nobody else moved it meanwhile (compare and swap),
  * and with a remote the commit is pushed before it counts: a rejected push
- * leaves the cache as it was and returns PTT_ETEMP.
+ * leaves the cache as it was and returns PTT_ETEMP. Fetches and pushes run
+ * in a short-lived child process (fork), because libgit2 1.5 leaks memory
+ * per SSH connection: a sandboxed caller must allow fork/wait for remotes.
  *
  * Trusts: the repository's contents are data to validate (callers parse
  * them with bounds-checked parsers); an SSH server is trusted only when its

@@ -388,6 +388,7 @@ char *
 user_format(const struct user *u)
 {
 	struct buf b;
+	char *s;
 
 	buf_init(&b, 0);
 	buf_addf(&b, "# ptt user %s: edit with ptt adduser/passwd/deluser or "
@@ -397,7 +398,9 @@ user_format(const struct user *u)
 	if (u->require_tls)
 		buf_adds(&b, "require_tls = yes\n");
 	format_list(&b, "send_as", u->send_as, u->n_send_as);
-	return buf_steal(&b, NULL);
+	s = buf_steal(&b, NULL);
+	buf_free(&b);	/* buf_steal leaves b re-initialised */
+	return s;
 }
 
 int

@@ -1,0 +1,50 @@
+/*
+ * fuzz_users_file.c - libFuzzer harness for the users-file parser
+ * (conf/users.h): any bytes must parse or fail cleanly; what parses must
+ * format and parse back to the same user. Also drives addr_valid().
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/users.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int
+strv_eq(char **a, size_t na, char **b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	return 1;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct user u, back;
+	char err[256], *text;
+
+	(void)addr_valid((const char *)data, size);
+	if (user_parse(&u, "fuzz", (const char *)data, size, err, sizeof(err)) != 0)
+		return 0;
+	if (u.n_forward == 0 || u.password == NULL)
+		abort();
+	text = user_format(&u);
+	if (user_parse(&back, "fuzz", text, strlen(text), err, sizeof(err)) != 0)
+		abort();
+	if (strcmp(u.password, back.password) != 0 ||
+	    !strv_eq(u.forward, u.n_forward, back.forward, back.n_forward) ||
+	    !strv_eq(u.send_as, u.n_send_as, back.send_as, back.n_send_as) ||
+	    u.require_tls != back.require_tls)
+		abort();
+	user_free(&back);
+	user_free(&u);
+	free(text);
+	return 0;
+}
