@@ -246,7 +246,9 @@ void
 session_hook_answer(struct smtp_session *s, enum pending p, int code,
     const char *ecode, const char *text)
 {
-	bool okay = code >= 200 && code < (p == PEND_DATA ? 400 : 300);
+	/* the data hook may say 354 (or 250) for DATA and for BDAT alike */
+	bool okay = code >= 200 &&
+	    code < (p == PEND_DATA || p == PEND_BDAT ? 400 : 300);
 
 	if (s->phase == PH_CLOSED || s->phase == PH_CLOSING) {
 		if (p == PEND_AUTH)

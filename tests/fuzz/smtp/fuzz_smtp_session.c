@@ -3,7 +3,8 @@
  * (smtp/server.h) over a socketpair on an in-process event loop. The input
  * is what a client sends, split into writes at every 0xff byte; hooks
  * accept everything (recipients starting with "no" are refused, "later"
- * ones answered on the next loop turn). AUTH is offered in plaintext so
+ * ones answered on the next loop turn; every third DATA/BDAT is refused by
+ * the data hook). AUTH is offered in plaintext so
  * the SASL path is reachable. The server must never crash, leak or hang.
  */
 #include <fcntl.h>
@@ -45,6 +46,17 @@ h_auth(struct smtp_session *s, const char *z, const char *u, const char *p)
 }
 
 static void
+h_data(struct smtp_session *s)
+{
+	static unsigned n;
+
+	if (++n % 3 == 0)
+		smtp_session_reply(s, 451, "4.3.0", "not now");
+	else
+		smtp_session_reply(s, n % 2 ? 354 : 250, NULL, "go");
+}
+
+static void
 h_message(struct smtp_session *s, const struct smtp_envelope *env,
     const uint8_t *msg, size_t len)
 {
@@ -77,7 +89,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.hostname = "fuzz.test", .auth = true, .auth_plaintext = true,
 		.max_size = 4096, .max_rcpts = 5, .max_errors = 50,
 	};
-	struct smtp_hooks h = { .rcpt = h_rcpt, .auth = h_auth, .message = h_message };
+	struct smtp_hooks h = { .rcpt = h_rcpt, .auth = h_auth, .data = h_data,
+	    .message = h_message };
 	struct smtp_server *srv;
 	int sv[2];
 	size_t off = 0;

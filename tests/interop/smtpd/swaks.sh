@@ -13,6 +13,7 @@ start_sink s --cert "$WORK/ca/server.pem" --key "$WORK/ca/server.key" -L auto \
 	--reply-rcpt 'tempfail@*=451 4.3.0 try later' \
 	--reply-rcpt 'nobody@*=550 5.1.1 no such user' \
 	--reply-data 'refuse@*=554 5.7.1 content refused' \
+	--reply-mail 'spammer@*=550 5.7.1 sender refused' \
 	--max-size 20000
 check "sink listens" test -n "$SINK_PORT"
 check "sink listens with implicit TLS" test -n "$SINK_TLS_PORT"
@@ -69,6 +70,9 @@ test -n "$f" && grep -c '^X-Ptt-Sink-Rcpt-To:' $f | grep -qx 2; ok $? "message s
 out=$("${SW[@]}" --server 127.0.0.1:$SINK_PORT --to refuse@example.test 2>&1)
 echo "$out" | grep -q '<\*\* *554 5.7.1 content refused'; ok $? "scripted 554 after DATA"
 
+out=$(swaks --timeout 20 --server 127.0.0.1:$SINK_PORT --from spammer@example.test --to x@example.test 2>&1)
+echo "$out" | grep -q '<\*\* *550 5.7.1 sender refused'; ok $? "scripted 550 for MAIL FROM"
+
 out=$("${SW[@]}" --server 127.0.0.1:$SINK_PORT --to big@example.test \
 	--body "$(head -c 30000 /dev/zero | tr '\0' 'x' | fold -w 70)" 2>&1)
 echo "$out" | grep -q '<\*\* *552 5.3.4'; ok $? "message over --max-size: 552 5.3.4"
@@ -78,4 +82,15 @@ check "nothing stored for refused messages" test -z "$(grep -l -e 'refuse@' -e '
 stop_sink s; ok $? "SIGTERM: clean exit"
 grep -q 'stopped after' "$WORK/s.log"; ok $? "logged the stop"
 grep -qE 'disconnect from 127.0.0.1 .*commands=' "$WORK/s.log"; ok $? "disconnect lines with command counts"
+
+# mutual TLS: with --ca the sink demands a client certificate
+start_sink m --cert "$WORK/ca/server.pem" --key "$WORK/ca/server.key" --ca "$WORK/ca/ca.pem"
+out=$("${SW[@]}" --server 127.0.0.1:$SINK_PORT --to m1@example.test --tls \
+	--tls-ca-path "$WORK/ca/ca.pem" 2>&1)
+test "$(count_msgs m)" -eq 0; ok $? "no client certificate: no mail"
+out=$("${SW[@]}" --server 127.0.0.1:$SINK_PORT --to m2@example.test --tls --tls-verify \
+	--tls-ca-path "$WORK/ca/ca.pem" --tls-cert "$WORK/ca/client.pem" --tls-key "$WORK/ca/client.key" 2>&1)
+ok $? "client certificate from the CA: accepted"
+test "$(count_msgs m)" -eq 1; ok $? "one message over mutual TLS"
+stop_sink m; ok $? "clean stop"
 done_testing

@@ -41,6 +41,16 @@ static char last_proto[32];
 static char last_user[64];
 static int resets;
 static int reject_connect;
+static int reject_data;
+
+static void
+h_data(struct smtp_session *s)
+{
+	if (reject_data)
+		smtp_session_reply(s, 451, "4.7.1", "not now");
+	else
+		smtp_session_reply(s, 354, NULL, "go");
+}
 
 static void
 h_connect(struct smtp_session *s)
@@ -250,7 +260,7 @@ static void
 new_server(struct smtp_server_config *cfg)
 {
 	struct smtp_hooks h = {
-		.connect = h_connect, .rcpt = h_rcpt, .auth = h_auth,
+		.connect = h_connect, .rcpt = h_rcpt, .auth = h_auth, .data = h_data,
 		.message = h_message, .reset = h_reset,
 	};
 
@@ -543,6 +553,14 @@ t_bdat(void)
 	is_str(codes(replies(4, 2000)), "250 250 552 503", "oversized chunk refused, transaction over");
 	sends("NOOP\r\n");
 	is_str(codes(replies(1, 2000)), "250", "in sync after refused chunks");
+	reject_data = 1;
+	sends("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@b.test>\r\nBDAT 3\r\nabcNOOP\r\n");
+	r = replies(4, 2000);
+	is_str(codes(r), "250 250 451 250", "data hook refuses BDAT after its chunk");
+	ok(strstr(r, "451 4.7.1 not now") != NULL, "the hook's reply");
+	sends("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@b.test>\r\nDATA\r\nNOOP\r\n");
+	is_str(codes(replies(4, 2000)), "250 250 451 250", "data hook refuses DATA");
+	reject_data = 0;
 	disconnect_client();
 }
 
@@ -708,6 +726,23 @@ t_shutdown(void)
 	ok(eof_seen, "closed");
 	disconnect_client();
 	ok(shut_done, "shutdown done callback");
+
+	/* a session inside DATA finishes its message, then gets 421 */
+	shut_done = 0;
+	new_server(&cfg);
+	session();
+	sends("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@b.test>\r\nDATA\r\nfirst part\r\n");
+	replies(3, 2000);
+	smtp_server_shutdown(srv, on_done, NULL);
+	r = replies(1, 200);
+	is_str(r, "", "busy session not interrupted");
+	sends(".\r\nNOOP\r\n");
+	r = replies(2, 2000);
+	is_str(codes(r), "250 421", "message accepted, then 421 at the next command");
+	replies(1, 300);
+	ok(eof_seen, "closed");
+	disconnect_client();
+	ok(shut_done, "done once the busy session ended");
 }
 
 int
