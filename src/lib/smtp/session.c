@@ -380,7 +380,7 @@ content_done(struct smtp_session *s)
 	call_hook(s, PEND_MESSAGE);
 }
 
-/* DATA content; returns true when the end was reached. */
+/* DATA content; returns true when there may be more to do now. */
 static bool
 data_input(struct smtp_session *s)
 {
@@ -395,8 +395,8 @@ data_input(struct smtp_session *s)
 	for (i = 0; i < n && !s->dec.done; i++)
 		used += smtp_data_feed(&s->dec, v[i].iov_base, v[i].iov_len);
 	evbuffer_drain(in, used);
-	if (!s->dec.done)
-		return false;
+	if (!s->dec.done)	/* more buffered than 16 chunks: go on */
+		return used > 0 && evbuffer_get_length(in) > 0;
 	content_done(s);
 	return true;
 }

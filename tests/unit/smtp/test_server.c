@@ -708,6 +708,33 @@ t_limits(void)
 	disconnect_client();
 }
 
+/* A message far larger than one read: many evbuffer chains at once. */
+static void
+t_big(void)
+{
+	struct smtp_server_config cfg = { 0 };
+	size_t n = 3000000, i;
+	char *big = xmalloc(n + 3);
+
+	new_server(&cfg);
+	session();
+	for (i = 0; i < n; i += 100) {
+		memset(big + i, 'b', 98);
+		big[i + 98] = '\r';
+		big[i + 99] = '\n';
+	}
+	memcpy(big + n, ".\r\n", 3);
+	sends("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@b.test>\r\nDATA\r\n");
+	replies(3, 2000);
+	nmessages = 0;
+	csend(big, n + 3);
+	is_str(codes(replies(1, 5000)), "250", "3 MB message accepted");
+	is_int(nmessages, 1, "delivered once");
+	is_int(strlen(last_msg), sizeof(last_msg) - 1, "hook saw the bytes");
+	free(big);
+	disconnect_client();
+}
+
 static int shut_done;
 static void on_done(void *arg) { (void)arg; shut_done = 1; }
 
@@ -760,6 +787,7 @@ main(void)
 	t_auth();
 	t_starttls();
 	t_limits();
+	t_big();
 	t_shutdown();
 	smtp_server_free(srv);
 	event_base_free(base);
