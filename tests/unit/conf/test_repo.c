@@ -1,14 +1,27 @@
 /* test_repo.c - the configuration repository: commits and reads through
  * libgit2, checked with the git command; users db reload on a new commit. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/global.h"
 #include "conf/repo.h"
 #include "conf/users.h"
 #include "util/err.h"
 #include "../tap.h"
+
+struct relay_conf {
+	long long max_tries;
+	char *hello;
+};
+
+static const struct param relay_params[] = {
+	{ "max_tries", PARAM_INT, "3", 1, 100, NULL, offsetof(struct relay_conf, max_tries), "tries" },
+	{ "hello", PARAM_STR, "ptt", 0, 0, NULL, offsetof(struct relay_conf, hello), "name" },
+	PARAM_END
+};
 
 static char tmp[] = "/tmp/ptt-repo-test.XXXXXX";
 
@@ -168,6 +181,37 @@ main(void)
 	ret = conf_repo_read(r, NULL, "ptt.conf", 1024, &data, &len);
 	ok(ret == 0 && strstr(data, "example.net") != NULL, "the commit reads back");
 	free(data);
+
+	/* ptt.conf through parameter tables, read from the commit */
+	{
+		struct conf_global g;
+		struct relay_conf rc;
+		const char *text = "# test\ndomain = example.com\n[relay]\n"
+		    "max_tries = 7\n[other]\nwhatever = 1\n";
+		ret = conf_global_load(r, NULL, &g, err, sizeof(err));
+		ok(ret == 0 && strcmp(g.domain, "example.net") == 0,
+		    "global domain from the head commit (work tree edit ignored)");
+		conf_global_free(&g);
+		ch[0] = (struct conf_change){ "ptt.conf", text, strlen(text) };
+		conf_repo_commit(r, ch, 1, "sections", "T", "t@x", id, err, sizeof(err));
+		ret = conf_params_load(r, NULL, relay_params, &rc, "relay", err, sizeof(err));
+		ok(ret == 0 && rc.max_tries == 7 && rc.hello != NULL &&
+		    strcmp(rc.hello, "ptt") == 0, "[relay] section with defaults");
+		param_free(relay_params, &rc);
+		ret = conf_global_load(r, NULL, &g, err, sizeof(err));
+		ok(ret == 0 && strcmp(g.domain, "example.com") == 0, "global part only");
+		conf_global_free(&g);
+		text = "domain = not a domain\n";
+		ch[0] = (struct conf_change){ "ptt.conf", text, strlen(text) };
+		conf_repo_commit(r, ch, 1, "bad", "T", "t@x", id, err, sizeof(err));
+		ret = conf_global_load(r, NULL, &g, err, sizeof(err));
+		ok(ret != 0 && strstr(err, "not a domain"), "bad domain refused: %s", err);
+		text = "domain = example.org\ncolour = blue\n";
+		ch[0] = (struct conf_change){ "ptt.conf", text, strlen(text) };
+		conf_repo_commit(r, ch, 1, "unknown", "T", "t@x", id, err, sizeof(err));
+		ret = conf_global_load(r, NULL, &g, err, sizeof(err));
+		ok(ret != 0 && strstr(err, "ptt.conf:2"), "unknown parameter named with its line: %s", err);
+	}
 	users_free(db);
 	conf_repo_close(r);
 
