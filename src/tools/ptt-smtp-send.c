@@ -397,7 +397,7 @@ main(int argc, char **argv)
 	const char *server = NULL, *ca = NULL, *pin = NULL, *cert = NULL,
 	    *key = NULL, *sni = NULL, *user = NULL, *passfile = NULL;
 	char *pass = NULL, *msg;
-	struct smtp_rcpt *rcpt = NULL;
+	struct smtp_txn_rcpt *rcpt = NULL;
 	size_t nrcpt = 0, len;
 	long concurrency = 1;
 	bool count_given = false, crlf = false;
@@ -430,7 +430,7 @@ main(int argc, char **argv)
 		case 'f': L.txn.from = optarg; break;
 		case 'r':
 			rcpt = xreallocarray(rcpt, nrcpt + 1, sizeof(*rcpt));
-			rcpt[nrcpt++] = (struct smtp_rcpt){ optarg, 0, NULL };
+			rcpt[nrcpt++] = (struct smtp_txn_rcpt){ optarg, 0, NULL };
 			break;
 		case 'n':
 			L.total = strtol(optarg, NULL, 10);

@@ -853,7 +853,7 @@ static void
 send_rcpt(struct smtp_client *c, size_t i)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	const struct smtp_rcpt *rc = &c->txn.rcpt[i];
+	const struct smtp_txn_rcpt *rc = &c->txn.rcpt[i];
 	unsigned n = rc->notify;
 
 	evbuffer_add_printf(out, "RCPT TO:<%s>", rc->addr);

@@ -136,7 +136,7 @@ enum {
 
 enum smtp_ret { SMTP_RET_NONE, SMTP_RET_FULL, SMTP_RET_HDRS };
 
-struct smtp_rcpt {
+struct smtp_txn_rcpt {
 	const char *addr;	/* mailbox without <> */
 	unsigned notify;	/* SMTP_NOTIFY_*; 0: no NOTIFY */
 	const char *orcpt;	/* original recipient (an address; sent as
@@ -147,7 +147,7 @@ struct smtp_rcpt {
  * callback. */
 struct smtp_txn {
 	const char *from;	/* reverse path without <>; "" for <> */
-	const struct smtp_rcpt *rcpt;
+	const struct smtp_txn_rcpt *rcpt;
 	size_t nrcpt;
 	const void *msg;	/* the message, CRLF line endings */
 	size_t len;
