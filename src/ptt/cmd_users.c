@@ -7,6 +7,7 @@
  * Trusts: the operator's arguments, after checking them; the users files
  * in the repository go through user_parse().
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,30 +31,6 @@ name_arg(const char *cmd, const char *name)
 	return false;
 }
 
-/* Read and parse users/NAME at head into u. PTT_ENOENT when absent. */
-static int
-load_user(struct conf_repo *r, const char *name, struct user *u)
-{
-	char path[16 + USER_NAME_MAX], err[512];
-	char *text;
-	size_t len;
-	int ret;
-
-	snprintf(path, sizeof(path), "users/%s", name);
-	ret = conf_repo_read(r, NULL, path, USER_FILE_MAX, &text, &len);
-	if (ret == PTT_ENOENT)
-		return ret;
-	if (ret != 0) {
-		say("%s: %s", path, ptt_strerror(ret));
-		return ret;
-	}
-	ret = user_parse(u, name, text, len, err, sizeof(err));
-	free(text);
-	if (ret != 0)
-		say("%s", err);
-	return ret;
-}
-
 static bool
 user_exists(struct conf_repo *r, const char *name)
 {
@@ -72,6 +49,7 @@ static bool
 add_addr(const char *cmd, const char *opt, char ***v, size_t *n, const char *a)
 {
 	size_t i;
+	char *p;
 
 	if (!addr_valid(a, strlen(a))) {
 		say("%s: bad address \"%s\" for %s (want local@domain.example)",
@@ -88,7 +66,10 @@ add_addr(const char *cmd, const char *opt, char ***v, size_t *n, const char *a)
 		return false;
 	}
 	*v = xreallocarray(*v, *n + 1, sizeof(char *));
-	(*v)[(*n)++] = xstrdup(a);
+	(*v)[*n] = xstrdup(a);
+	for (p = strchr((*v)[*n], '@'); p != NULL && *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);	/* as user_parse keeps it */
+	(*n)++;
 	return true;
 }
 
@@ -116,27 +97,23 @@ commit_user(struct conf_repo *r, const struct user *u, const char *msg)
 	return ret;
 }
 
-/* Hash a new password into u->password. */
+/* Read a new password and hash it (caller frees *hash). */
 static int
-set_password(struct user *u, bool from_stdin)
+new_hash(bool from_stdin, char **hash)
 {
-	char *pw, *hash;
+	char *pw;
 	size_t len;
 	int ret;
 
+	*hash = NULL;
 	if ((ret = read_new_password(from_stdin, &pw, &len)) != 0)
 		return ret;
-	ret = password_hash(pw, len, &hash);
+	ret = password_hash(pw, len, hash);
 	password_free(pw, len);
 	if (ret != 0) {
 		say("password hashing failed: %s", ptt_strerror(ret));
 		return PTT_EXIT_FAIL;
 	}
-	if (u->password != NULL) {
-		ptt_memzero(u->password, strlen(u->password));
-		free(u->password);
-	}
-	u->password = hash;
 	return 0;
 }
 
@@ -195,7 +172,7 @@ cmd_adduser(const struct ptt_ctx *ctx, int argc, char **argv)
 		ret = PTT_EXIT_FAIL;
 		goto out;
 	}
-	if ((ret = set_password(&u, from_stdin)) != 0)
+	if ((ret = new_hash(from_stdin, &u.password)) != 0)
 		goto out;
 	buf_addf(&msg, "adduser %s: forward to ", u.name);
 	for (k = 0; k < u.n_forward; k++)
@@ -266,8 +243,11 @@ int
 cmd_passwd(const struct ptt_ctx *ctx, int argc, char **argv)
 {
 	struct conf_repo *r = NULL;
+	struct conf_change ch;
 	struct user u;
-	char msg[128];
+	char path[16 + USER_NAME_MAX], msg[128], err[512];
+	char *text = NULL, *hash = NULL, *ntext = NULL;
+	size_t len;
 	bool from_stdin = false;
 	const char *name = one_name("passwd", argc, argv, &from_stdin);
 	int ret;
@@ -276,18 +256,41 @@ cmd_passwd(const struct ptt_ctx *ctx, int argc, char **argv)
 		return PTT_EXIT_USAGE;
 	if ((ret = ctx_open_repo(ctx, &r)) != 0)
 		return ret;
-	ret = load_user(r, name, &u);
-	if (ret == PTT_ENOENT)
-		say("passwd: no user %s", name);
+	snprintf(path, sizeof(path), "users/%s", name);
+	ret = conf_repo_read(r, NULL, path, USER_FILE_MAX, &text, &len);
 	if (ret != 0) {
-		conf_repo_close(r);
-		return PTT_EXIT_FAIL;
+		if (ret == PTT_ENOENT)
+			say("passwd: no user %s", name);
+		else
+			say("%s: %s", path, ptt_strerror(ret));
+		ret = PTT_EXIT_FAIL;
+		goto out;
 	}
-	if ((ret = set_password(&u, from_stdin)) == 0) {
-		snprintf(msg, sizeof(msg), "passwd %s: new password", name);
-		ret = commit_user(r, &u, msg);
+	/* The file must be valid before and after; only its password line
+	 * changes, so comments and hand edits stay. */
+	if (user_parse(&u, name, text, len, err, sizeof(err)) != 0) {
+		say("passwd: %s", err);
+		ret = PTT_EXIT_FAIL;
+		goto out;
 	}
 	user_free(&u);
+	if ((ret = new_hash(from_stdin, &hash)) != 0)
+		goto out;
+	ntext = user_text_set_password(text, len, hash);
+	if (ntext == NULL || user_parse(&u, name, ntext, strlen(ntext), err,
+	    sizeof(err)) != 0) {
+		say("passwd: internal error: %s", ntext ? err : "no password line");
+		ret = PTT_EXIT_FAIL;
+		goto out;
+	}
+	user_free(&u);
+	snprintf(msg, sizeof(msg), "passwd %s: new password", name);
+	ch = (struct conf_change){ path, ntext, strlen(ntext) };
+	ret = ctx_commit(r, &ch, 1, msg);
+out:
+	free(text);
+	free(hash);
+	free(ntext);
 	conf_repo_close(r);
 	return ret;
 }

@@ -371,6 +371,50 @@ bad:
 	return r != 0 ? r : PTT_EINVAL;
 }
 
+char *
+user_text_set_password(const char *text, size_t len, const char *hash)
+{
+	struct cur c;
+	struct buf b;
+	bool done = false;
+	char *out;
+
+	buf_init(&b, 0);
+	cur_init(&c, text, len);
+	while (!cur_eof(&c)) {
+		const uint8_t *line = c.p, *p;
+		struct cur lc;
+		size_t n = 0;
+
+		while (cur_left(&c) && *c.p != '\n') {
+			c.p++;
+			n++;
+		}
+		cur_init(&lc, line, n);
+		cur_skip_ws(&lc);
+		p = lc.p;
+		if (!done && cur_match(&lc, "password") &&
+		    (cur_skip_ws(&lc), cur_accept(&lc, '='))) {
+			buf_add(&b, line, (size_t)(p - line));
+			buf_addf(&b, "password = %s", hash);
+			if (n > 0 && line[n - 1] == '\r')
+				buf_addc(&b, '\r');
+			done = true;
+		} else {
+			buf_add(&b, line, n);
+		}
+		if (cur_accept(&c, '\n'))
+			buf_addc(&b, '\n');
+	}
+	if (!done) {
+		buf_free(&b);
+		return NULL;
+	}
+	out = buf_steal(&b, NULL);
+	buf_free(&b);
+	return out;
+}
+
 static void
 format_list(struct buf *b, const char *key, char *const *v, size_t n)
 {

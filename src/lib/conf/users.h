@@ -65,6 +65,12 @@ bool addr_valid(const char *addr, size_t len);
  */
 int user_parse(struct user *u, const char *name, const char *text,
     size_t len, char *err, size_t errlen);
+/*
+ * The text of a users file with its password line replaced by
+ * "password = <hash>", every other line (comments, order, hand edits) kept
+ * byte for byte. Caller frees. NULL when there is no password line.
+ */
+char *user_text_set_password(const char *text, size_t len, const char *hash);
 /* Serialise u to the users-file format (caller frees). */
 char *user_format(const struct user *u);
 void user_free(struct user *u);

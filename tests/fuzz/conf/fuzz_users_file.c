@@ -1,13 +1,17 @@
 /*
  * fuzz_users_file.c - libFuzzer harness for the users-file parser
  * (conf/users.h): any bytes must parse or fail cleanly; what parses must
- * format and parse back to the same user. Also drives addr_valid().
+ * format and parse back to the same user, and passwd's rewrite of its
+ * password line must keep it valid. Also drives addr_valid().
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf/users.h"
+
+#define NEW_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" \
+	"aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,6 +46,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !strv_eq(u.forward, u.n_forward, back.forward, back.n_forward) ||
 	    !strv_eq(u.send_as, u.n_send_as, back.send_as, back.n_send_as) ||
 	    u.require_tls != back.require_tls)
+		abort();
+	user_free(&back);
+	free(text);
+	/* passwd's rewrite keeps the file valid and sets the new hash */
+	text = user_text_set_password((const char *)data, size, NEW_HASH);
+	if (text == NULL)
+		abort();
+	if (user_parse(&back, "fuzz", text, strlen(text), err, sizeof(err)) != 0 ||
+	    strcmp(back.password, NEW_HASH) != 0 ||
+	    !strv_eq(u.forward, u.n_forward, back.forward, back.n_forward))
 		abort();
 	user_free(&back);
 	user_free(&u);

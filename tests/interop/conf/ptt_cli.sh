@@ -80,6 +80,8 @@ grep -q "^alice	forward=alice@real.example,alice2@other.example	require_tls=no" 
 grep -q "^bob	forward=bob@real.example	require_tls=yes	send_as=postmaster@example.test" "$WORK/users.out"; ok $? "bob listed with require_tls and send_as"
 ! grep -q 'argon2' "$WORK/users.out"; ok $? "ptt users shows no hash"
 
+sed -i '1a # hand edit: keep me' "$PTT_CONFIG/users/alice"
+git -C "$PTT_CONFIG" -c user.name=t -c user.email=t@x commit -qam "note on alice"
 old=$(sed -n 's/^password = //p' "$PTT_CONFIG/users/alice")
 echo 'alice-secret-2' | "$PTT" passwd alice --password-stdin > /dev/null 2>&1
 ok $? "passwd alice"
@@ -87,6 +89,7 @@ new=$(sed -n 's/^password = //p' "$PTT_CONFIG/users/alice")
 [ -n "$new" ] && [ "$old" != "$new" ]; ok $? "hash changed"
 git -C "$PTT_CONFIG" log -1 --format=%s | grep -q '^passwd alice'; ok $? "passwd commit"
 grep -q '^forward = alice@real.example, alice2@other.example$' "$PTT_CONFIG/users/alice"; ok $? "passwd kept the forwards"
+grep -q '^# hand edit: keep me$' "$PTT_CONFIG/users/alice"; ok $? "passwd kept a hand-written comment"
 
 "$PTT" deluser bob > /dev/null 2>&1
 ok $? "deluser bob"
@@ -95,7 +98,7 @@ ok $? "deluser bob"
 
 git -C "$PTT_CONFIG" log --oneline > "$WORK/log"
 diag "$(tr '\n' '|' < "$WORK/log")"
-[ "$(wc -l < "$WORK/log")" = 6 ]; ok $? "git log --oneline: one commit per command (6)"
+[ "$(wc -l < "$WORK/log")" = 7 ]; ok $? "git log --oneline: one commit per command (6, and one by hand)"
 [ -z "$(git -C "$PTT_CONFIG" status --porcelain)" ]; ok $? "work tree still clean"
 git -C "$PTT_CONFIG" fsck --no-progress > /dev/null 2>&1; ok $? "git fsck"
 

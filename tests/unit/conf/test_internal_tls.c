@@ -3,6 +3,7 @@
  * each checking the other's service name; wrong names, a foreign CA and a
  * missing client certificate are refused. */
 #include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,33 @@ ctx_for(const char *state, const char *service, bool server, bool with_cert)
 	return c;
 }
 
+/* One handshake step of one side: 0 (done or would block) or -1. */
+static int
+step(SSL *ssl, int (*fn)(SSL *), int *done, const char *who, char *why,
+    size_t whylen)
+{
+	int r, e;
+
+	if (*done)
+		return 0;
+	r = fn(ssl);
+	if (r == 1) {
+		*done = 1;
+		return 0;
+	}
+	e = SSL_get_error(ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	{
+		long vr = SSL_get_verify_result(ssl);
+		const char *reason = ERR_reason_error_string(ERR_peek_error());
+		snprintf(why, whylen, "%s refused: %s", who, vr != X509_V_OK ?
+		    X509_verify_cert_error_string(vr) : reason ? reason : "?");
+		ERR_clear_error();
+	}
+	return -1;
+}
+
 /*
  * Handshake a client of service `from` (state sfrom) with the server
  * `to` over a socketpair, the client expecting server name want_server,
@@ -60,29 +88,9 @@ hop(const char *sfrom, const char *from, bool client_cert, const char *to,
 	SSL_set_fd(c, fds[0]);
 	SSL_set_fd(s, fds[1]);
 	for (i = 0; i < 200 && !(cdone && sdone); i++) {
-		int r;
-		if (!cdone) {
-			r = SSL_connect(c);
-			if (r == 1)
-				cdone = 1;
-			else if (SSL_get_error(c, r) != SSL_ERROR_WANT_READ &&
-			    SSL_get_error(c, r) != SSL_ERROR_WANT_WRITE) {
-				snprintf(why, whylen, "client refused: %s",
-				    X509_verify_cert_error_string(SSL_get_verify_result(c)));
-				goto out;
-			}
-		}
-		if (!sdone) {
-			r = SSL_accept(s);
-			if (r == 1)
-				sdone = 1;
-			else if (SSL_get_error(s, r) != SSL_ERROR_WANT_READ &&
-			    SSL_get_error(s, r) != SSL_ERROR_WANT_WRITE) {
-				snprintf(why, whylen, "server refused: %s",
-				    X509_verify_cert_error_string(SSL_get_verify_result(s)));
-				goto out;
-			}
-		}
+		if (step(c, SSL_connect, &cdone, "client", why, whylen) != 0 ||
+		    step(s, SSL_accept, &sdone, "server", why, whylen) != 0)
+			goto out;
 	}
 	/* TLS 1.3: the server learns of a refused client certificate only
 	 * now; the client learns it at its first read. */

@@ -187,6 +187,19 @@ test_parse(void)
 	r = user_parse(&u, "Bad/Name", "", 0, err, sizeof(err));
 	ok(r != 0 && strstr(err, "bad user name"), "bad name refused: %s", err);
 #undef BAD
+	/* passwd rewrites the password line only */
+	buf_reset(&b);
+	buf_addf(&b, "# hand-written note\r\nforward = a@b.example\r\n  password=%s\r\n"
+	    "# password = not this one\n", hash1);
+	text = user_text_set_password(b.data, b.len, "$argon2id$NEW");
+	ok(text != NULL && strcmp(text, "# hand-written note\r\nforward = a@b.example\r\n"
+	    "  password = $argon2id$NEW\r\n# password = not this one\n") == 0,
+	    "password line replaced, the rest kept byte for byte");
+	free(text);
+	ok(user_text_set_password("forward = a@b.example\n", 22, "x") == NULL,
+	    "no password line: NULL");
+	ok(user_text_set_password("passwords = x\n", 14, "x") == NULL,
+	    "a longer key is not the password");
 	buf_free(&b);
 }
 
