@@ -39,6 +39,7 @@
 
 #include <openssl/ssl.h>
 
+#include "smtp/proto.h"
 #include "smtp/reply.h"
 
 struct event_base;
@@ -126,15 +127,7 @@ struct smtp_result {
 	struct smtp_rcpt_result *rcpt;	/* nrcpt entries, txn order */
 };
 
-/* Per-recipient DSN requests (RFC 3461 4.1). */
-enum {
-	SMTP_NOTIFY_NEVER = 1u << 0,
-	SMTP_NOTIFY_SUCCESS = 1u << 1,
-	SMTP_NOTIFY_FAILURE = 1u << 2,
-	SMTP_NOTIFY_DELAY = 1u << 3,
-};
-
-enum smtp_ret { SMTP_RET_NONE, SMTP_RET_FULL, SMTP_RET_HDRS };
+/* DSN requests: SMTP_NOTIFY_* and enum smtp_ret come from smtp/proto.h. */
 
 struct smtp_txn_rcpt {
 	const char *addr;	/* mailbox without <> */
