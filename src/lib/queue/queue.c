@@ -276,7 +276,7 @@ q_env_parse(const char *text, size_t len, struct q_env *env)
 		env->envid = get_xtext(&c);
 	end_line(&c);
 	if (key(&c, "ret"))
-		env->ret = (int)get_num(&c, Q_RET_HDRS);
+		env->ret = (enum smtp_ret)get_num(&c, SMTP_RET_HDRS);
 	end_line(&c);
 	if (key(&c, "require_tls"))
 		env->require_tls = get_num(&c, 1);

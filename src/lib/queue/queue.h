@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "smtp/proto.h"
 #include "util/buf.h"
 
 #define QUEUE_ID_LEN 16
@@ -37,16 +38,11 @@ enum q_state {
 	Q_BOUNCED,	/* failed and the DSN was queued (or none is due) */
 };
 
-/* DSN NOTIFY bits (RFC 3461 4.1); 0 means "not given" (default). */
-enum { Q_NOTIFY_NEVER = 1, Q_NOTIFY_SUCCESS = 2, Q_NOTIFY_FAILURE = 4,
-	Q_NOTIFY_DELAY = 8 };
-/* DSN RET (RFC 3461 4.3). */
-enum { Q_RET_DEFAULT, Q_RET_FULL, Q_RET_HDRS };
 
 struct q_rcpt {
 	char *addr;		/* recipient address (owned) */
 	char *orcpt;		/* ORCPT as received ("rfc822;..."), or NULL */
-	unsigned notify;	/* Q_NOTIFY_* */
+	unsigned notify;	/* SMTP_NOTIFY_* (smtp/proto.h); 0: not given */
 	enum q_state state;
 	int attempts;
 	time_t next_try;	/* 0: as soon as possible */
@@ -61,7 +57,7 @@ struct q_env {
 	size_t size;		/* octets in msg/<id> */
 	char *sender;		/* "" for the null reverse-path */
 	char *envid;		/* ENVID (decoded), or NULL */
-	int ret;		/* Q_RET_* */
+	enum smtp_ret ret;	/* SMTP_RET_* (smtp/proto.h) */
 	bool require_tls;	/* never deliver in plaintext */
 	bool smtputf8;		/* needs SMTPUTF8 at the next hop */
 	bool eightbit;		/* BODY=8BITMIME */

@@ -106,11 +106,11 @@ main(void)
 	memset(&env, 0, sizeof(env));
 	env.sender = strdup("");
 	env.envid = strdup("QQ 314159+x=y-z");
-	env.ret = Q_RET_HDRS;
+	env.ret = SMTP_RET_HDRS;
 	env.require_tls = true;
 	env.origin = strdup("submission alice");
 	r = q_env_add_rcpt(&env, "\"odd local\"@example.test");
-	r->notify = Q_NOTIFY_FAILURE | Q_NOTIFY_DELAY;
+	r->notify = SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY;
 	r->orcpt = strdup("rfc822;odd+20local@example.test");
 	r = q_env_add_rcpt(&env, "jos\xc3\xa9@example.test");
 	is_int(queue_store(q, &env, "Subject: x\r\n\r\nhello\r\n", 21, err, sizeof(err)), 0, "stores a message");
@@ -121,12 +121,12 @@ main(void)
 	is_int(queue_load(q, id, &got), 0, "loads the envelope back");
 	is_str(got.sender, "", "null sender survives");
 	is_str(got.envid, "QQ 314159+x=y-z", "ENVID with spaces and xtext specials survives");
-	is_int(got.ret, Q_RET_HDRS, "RET");
+	is_int(got.ret, SMTP_RET_HDRS, "RET");
 	ok(got.require_tls, "require_tls");
 	is_int(got.nrcpt, 2, "two recipients");
 	is_str(got.rcpt[0].addr, "\"odd local\"@example.test", "quoted local part survives");
 	is_str(got.rcpt[0].orcpt, "rfc822;odd+20local@example.test", "ORCPT survives");
-	is_int(got.rcpt[0].notify, Q_NOTIFY_FAILURE | Q_NOTIFY_DELAY, "NOTIFY");
+	is_int(got.rcpt[0].notify, SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY, "NOTIFY");
 	is_str(got.rcpt[1].addr, "jos\xc3\xa9@example.test", "UTF-8 address survives");
 	ok(got.rcpt[1].orcpt == NULL && got.rcpt[1].reply == NULL, "absent fields stay absent");
 	is_int(got.size, 21, "size recorded");
