@@ -2,12 +2,13 @@
 # everything to an smtp-sink that dumps each message to a file.
 # Source after lib.sh:  . "$PTT_SRC/tests/interop/lib-postfix.sh"
 #
-#   pf_start CERT KEY   starts smtp-sink and postfix (own config and queue
+#   pf_start CERT KEY CA  starts smtp-sink and postfix (own config and queue
 #                       under $WORK/pf; every listener on 127.0.0.1):
 #     $PF_SINK_PORT  smtp-sink (no TLS), dumps to $PF_DUMP/
 #     $PF_SMTP_PORT  smtpd, STARTTLS offered (may), relays to the sink
 #     $PF_SUBM_PORT  submission: STARTTLS required, Cyrus SASL AUTH
 #     $PF_SMTPS_PORT implicit TLS (wrappermode) + AUTH
+#     $PF_MTLS_PORT  STARTTLS required with a client certificate from CA
 #   SASL user: $PF_USER / $PF_PASS.  Log: $PF_LOG.  Stopped at exit.
 #   pf_wait_dump N [SECS]  waits until the sink dumped N messages.
 #   pf_count               how many messages the sink dumped.
@@ -43,14 +44,15 @@ pf_wait_dump() {
 }
 
 pf_start() {
-	local cert=$1 key=$2
+	local cert=$1 key=$2 ca=$3
 	PF_SINK_PORT=$(free_port); PF_SMTP_PORT=$(free_port)
-	PF_SUBM_PORT=$(free_port); PF_SMTPS_PORT=$(free_port)
+	PF_SUBM_PORT=$(free_port); PF_SMTPS_PORT=$(free_port); PF_MTLS_PORT=$(free_port)
 	chmod 755 "$WORK"
 	mkdir -p "$PF/conf/sasl" "$PF/queue" "$PF/data" "$PF_DUMP"
 	chmod 777 "$PF_DUMP"
 	chown postfix "$PF/data"
 	cp "$cert" "$PF/conf/cert.pem"; cp "$key" "$PF/conf/key.pem"; chmod 600 "$PF/conf/key.pem"
+	cp "$ca" "$PF/conf/ca.pem"
 	start_bg pf-sink smtp-sink -u nobody -d "$PF_DUMP/%H%M%S." "127.0.0.1:$PF_SINK_PORT" 100
 	cat > "$PF/conf/main.cf" <<EOC
 compatibility_level = 3.6
@@ -87,6 +89,7 @@ EOC
 		echo "127.0.0.1:$PF_SMTP_PORT inet n - n - - smtpd"
 		echo "127.0.0.1:$PF_SUBM_PORT inet n - n - - smtpd -o smtpd_tls_security_level=encrypt $R"
 		echo "127.0.0.1:$PF_SMTPS_PORT inet n - n - - smtpd -o smtpd_tls_wrappermode=yes $R"
+		echo "127.0.0.1:$PF_MTLS_PORT inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_tls_ask_ccert=yes -o smtpd_tls_req_ccert=yes -o smtpd_tls_CAfile=$PF/conf/ca.pem"
 		local l
 		for l in "pickup unix n - n 60 1 pickup" "cleanup unix n - n - 0 cleanup" "qmgr unix n - n 300 1 qmgr" \
 		    "tlsmgr unix - - n 1000? 1 tlsmgr" "rewrite unix - - n - - trivial-rewrite" "bounce unix - - n - 0 bounce" \
@@ -109,5 +112,5 @@ EOC
 	CLEANUP+=("script -qec 'postfix -c $PF/conf stop' /dev/null")
 	pf_cmd start > "$PF/start.log" 2>&1 || { cat "$PF/start.log"; return 1; }
 	wait_port "$PF_SINK_PORT" && wait_port "$PF_SMTP_PORT" && wait_port "$PF_SUBM_PORT" &&
-	    wait_port "$PF_SMTPS_PORT"
+	    wait_port "$PF_SMTPS_PORT" && wait_port "$PF_MTLS_PORT"
 }

@@ -11,7 +11,7 @@ if ! pf_available; then
 	done_testing; exit
 fi
 make_ca "$WORK/ca"
-if ! pf_start "$WORK/ca/server.pem" "$WORK/ca/server.key"; then
+if ! pf_start "$WORK/ca/server.pem" "$WORK/ca/server.key" "$WORK/ca/ca.pem"; then
 	ok 1 "postfix starts"; done_testing; exit
 fi
 S=127.0.0.1:$PF_SUBM_PORT

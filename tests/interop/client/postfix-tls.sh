@@ -16,7 +16,7 @@ if ! pf_available; then
 fi
 make_ca "$WORK/ca"
 make_ca "$WORK/otherca"
-if ! pf_start "$WORK/ca/server.pem" "$WORK/ca/server.key"; then
+if ! pf_start "$WORK/ca/server.pem" "$WORK/ca/server.key" "$WORK/ca/ca.pem"; then
 	ok 1 "postfix starts"; done_testing; exit
 fi
 S=127.0.0.1:$PF_SMTP_PORT
@@ -103,9 +103,23 @@ ok $? "DATA message arrived unchanged"
 	--from a@example.test --to b@example.test --count 1 > "$WORK/465.out" 2>&1
 ok $? "implicit TLS (port 465 style) with AUTH"
 
+# mutual TLS (the internal hops): a client certificate from the test CA
+msg mtls | "$SEND" --server 127.0.0.1:$PF_MTLS_PORT --tls verified --ca "$WORK/ca/ca.pem" \
+	--cert "$WORK/ca/client.pem" --key "$WORK/ca/client.key" \
+	--from a@example.test --to b@example.test - > /dev/null 2>&1
+ok $? "mutual TLS with a client certificate: delivered"
+pf_wait_dump 9
+f=$(dumped mtls)
+[ -n "$f" ] && grep -q 'Client CN "client.internal".*verified OK' "$f"
+ok $? "Postfix verified our client certificate (Received header)"
+msg nocert | "$SEND" --server 127.0.0.1:$PF_MTLS_PORT --tls verified --ca "$WORK/ca/ca.pem" \
+	--from a@example.test --to b@example.test - > /dev/null 2>&1
+rc=$?
+ok $(( rc != 0 ? 0 : 1 )) "no client certificate: not delivered (exit $rc)"
+
 "$SEND" --server $S --tls verified --ca "$WORK/ca/ca.pem" --from a@example.test \
 	--to b@example.test --count 40 --concurrency 4 > "$WORK/load.out" 2>&1
 ok $? "40 messages over 4 verified TLS connections"
-pf_wait_dump 48 30; ok $? "all of them relayed to the sink ($(pf_count))"
+pf_wait_dump 49 30; ok $? "all of them relayed to the sink ($(pf_count))"
 
 done_testing

@@ -44,6 +44,10 @@ struct fake {
 	int nmail, ndata;
 	bool closed;
 	bool shut_pending;	/* half-close once the output is written */
+	const char *starttls;	/* STARTTLS reply (default 454), sent as is */
+	bool no_tls;		/* after STARTTLS, answer the handshake with
+				 * plaintext */
+	bool tls_started;
 };
 
 static void
@@ -161,7 +165,13 @@ fake_cmd(struct fake *f, const char *line)
 		fake_reply(f, "221 2.0.0 Bye");
 		fake_shut(f);
 	} else if (starts(line, "STARTTLS")) {
-		fake_reply(f, "454 4.7.0 TLS not available");
+		if (f->starttls != NULL) {
+			evbuffer_add(bufferevent_get_output(f->bev), f->starttls,
+			    strlen(f->starttls));
+			f->tls_started = f->no_tls;
+		}
+		else
+			fake_reply(f, "454 4.7.0 TLS not available");
 	} else {
 		fake_reply(f, "502 5.5.2 Error: command not recognized");
 	}
@@ -177,6 +187,18 @@ fake_read(struct bufferevent *bev, void *arg)
 	size_t n;
 
 	while (f->bev != NULL) {
+		if (f->tls_started) {
+			/* a ClientHello: answer in plaintext */
+			if (evbuffer_get_length(in) == 0)
+				return;
+			evbuffer_drain(in, evbuffer_get_length(in));
+			if (f->log.len > 0)
+				buf_addc(&f->log, '\n');
+			buf_adds(&f->log, "(handshake)");
+			evbuffer_add_printf(bufferevent_get_output(bev),
+			    "500 5.5.1 this is not TLS\r\n");
+			return;
+		}
 		if (f->bdat_left > 0) {
 			size_t have = evbuffer_get_length(in);
 			char tmp[4096];
@@ -381,7 +403,7 @@ test_pipelining(void)
 {
 	struct fake f;
 	struct smtp_client_opts o = { .id = "T1", .helo = "client.test" };
-	struct smtp_rcpt rc[3] = { { "a@x", 0, NULL },
+	struct smtp_txn_rcpt rc[3] = { { "a@x", 0, NULL },
 	    { "temp@x", SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY, "orig+1@x" },
 	    { "perm@x", 0, NULL } };
 	struct smtp_txn t = { .from = "s@x", .rcpt = rc, .nrcpt = 3,
@@ -420,7 +442,7 @@ test_reuse_and_rset(void)
 {
 	struct fake f;
 	struct smtp_client_opts o = { .id = "T2", .no_pipelining = true };
-	struct smtp_rcpt ok1 = { "a@x", 0, NULL }, bad = { "perm@x", 0, NULL };
+	struct smtp_txn_rcpt ok1 = { "a@x", 0, NULL }, bad = { "perm@x", 0, NULL };
 	struct smtp_txn t[3] = {
 		{ .from = "s@x", .rcpt = &ok1, .nrcpt = 1, .msg = MSG, .len = sizeof(MSG) - 1 },
 		{ .from = "s@x", .rcpt = &bad, .nrcpt = 1, .msg = MSG, .len = sizeof(MSG) - 1 },
@@ -449,7 +471,7 @@ test_421(void)
 {
 	struct fake f;
 	struct smtp_client_opts o = { .id = "T3" };
-	struct smtp_rcpt rc[2] = { { "a@x", 0, NULL }, { "b@x", 0, NULL } };
+	struct smtp_txn_rcpt rc[2] = { { "a@x", 0, NULL }, { "b@x", 0, NULL } };
 	struct smtp_txn t = { .from = "s@x", .rcpt = rc, .nrcpt = 2, .msg = MSG,
 	    .len = sizeof(MSG) - 1 };
 	struct run run;
@@ -484,7 +506,7 @@ test_close_and_timeout(void)
 {
 	struct fake f;
 	struct smtp_client_opts o = { .id = "T4" };
-	struct smtp_rcpt rc = { "a@x", 0, NULL };
+	struct smtp_txn_rcpt rc = { "a@x", 0, NULL };
 	struct smtp_txn t = { .from = "s@x", .rcpt = &rc, .nrcpt = 1, .msg = MSG,
 	    .len = sizeof(MSG) - 1 };
 	struct run run;
@@ -539,7 +561,7 @@ test_starttls_policy(void)
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	struct smtp_client_opts o = { .id = "T5", .tls = SMTP_TLS_REQUIRED,
 	    .ssl_ctx = ctx };
-	struct smtp_rcpt rc = { "a@x", 0, NULL };
+	struct smtp_txn_rcpt rc = { "a@x", 0, NULL };
 	struct smtp_txn t = { .from = "s@x", .rcpt = &rc, .nrcpt = 1, .msg = MSG,
 	    .len = sizeof(MSG) - 1 };
 	struct run run;
@@ -567,6 +589,38 @@ test_starttls_policy(void)
 	is_int(run.out[0], SMTP_OUT_OK, "opportunistic: STARTTLS refused, plaintext delivery");
 	fake_free(&f);
 
+	/* the handshake fails (the server speaks plaintext after its 220):
+	 * opportunistic reports that a plaintext retry is possible */
+	fake_init(&f);
+	f.ehlo = "250-fake\r\n250 STARTTLS\r\n";
+	f.starttls = "220 2.0.0 go ahead\r\n";
+	f.no_tls = true;
+	run_session(&f, &o, &t, 1, &run, NULL);
+	is_int(run.ready_reason, SMTP_R_TLS, "opportunistic, handshake fails: TLS failure");
+	ok(run.tls_fallback, "opportunistic: plaintext retry allowed");
+	ok(strstr(f.log.data, "MAIL") == NULL, "handshake failure: no MAIL");
+	fake_free(&f);
+
+	fake_init(&f);
+	o.tls = SMTP_TLS_REQUIRED;
+	f.ehlo = "250-fake\r\n250 STARTTLS\r\n";
+	f.starttls = "220 2.0.0 go ahead\r\n";
+	f.no_tls = true;
+	run_session(&f, &o, &t, 1, &run, NULL);
+	is_int(run.ready_reason, SMTP_R_TLS, "required, handshake fails: TLS failure");
+	ok(!run.tls_fallback, "required: no plaintext retry");
+	fake_free(&f);
+
+	/* STARTTLS response injection: bytes after the 220 in the same
+	 * packet are refused before TLS starts */
+	fake_init(&f);
+	f.ehlo = "250-fake\r\n250 STARTTLS\r\n";
+	f.starttls = "220 2.0.0 go ahead\r\n250-injected\r\n250 PIPELINING\r\n";
+	run_session(&f, &o, &t, 1, &run, NULL);
+	is_int(run.ready_reason, SMTP_R_PROTOCOL, "bytes after the 220 to STARTTLS: protocol error");
+	ok(strstr(f.log.data, "(handshake)") == NULL, "no handshake started");
+	fake_free(&f);
+
 	fake_init(&f);
 	o.tls = SMTP_TLS_NONE;
 	o.auth_user = "u";
@@ -584,7 +638,7 @@ test_helo_bdat_local(void)
 {
 	struct fake f;
 	struct smtp_client_opts o = { .id = "T6", .bdat = true, .chunk_size = 10 };
-	struct smtp_rcpt rc[2] = { { "a@x", 0, NULL }, { "b@x", 0, NULL } };
+	struct smtp_txn_rcpt rc[2] = { { "a@x", 0, NULL }, { "b@x", 0, NULL } };
 	struct smtp_txn t = { .from = "s@x", .rcpt = rc, .nrcpt = 2, .msg = MSG,
 	    .len = sizeof(MSG) - 1 };
 	struct smtp_txn t8 = { .from = "s@x", .rcpt = rc, .nrcpt = 1,
@@ -660,7 +714,7 @@ test_args(void)
 	struct event_base *base = event_base_new();
 	struct smtp_client_opts o = { 0 };
 	struct smtp_client *c = smtp_client_new(base, &o);
-	struct smtp_rcpt rc = { "a@x", 0, NULL };
+	struct smtp_txn_rcpt rc = { "a@x", 0, NULL };
 	struct smtp_txn t = { .from = "s@x", .rcpt = &rc, .nrcpt = 1, .msg = "x\r\n", .len = 3 };
 
 	is_int(smtp_client_send(c, &t, NULL, NULL), PTT_EAGAIN, "send before ready");
@@ -689,8 +743,8 @@ test_bad_txn(void)
 	struct smtp_client_opts o = { .id = "T7" };
 	struct run run;
 	int sv[2], r1, r2, r3;
-	struct smtp_rcpt inj = { "a@x>\r\nRCPT TO:<b@y", 0, NULL };
-	struct smtp_rcpt rc = { "a@x", 0, NULL };
+	struct smtp_txn_rcpt inj = { "a@x>\r\nRCPT TO:<b@y", 0, NULL };
+	struct smtp_txn_rcpt rc = { "a@x", 0, NULL };
 	struct smtp_txn t1 = { .from = "s@x", .rcpt = &inj, .nrcpt = 1, .msg = "x\r\n", .len = 3 };
 	struct smtp_txn t2 = { .from = "s@x", .rcpt = &rc, .nrcpt = 1, .msg = "a\nb\r\n", .len = 5 };
 	struct smtp_txn t3 = { .from = "s@x", .rcpt = &rc, .nrcpt = 0, .msg = "x\r\n", .len = 3 };
