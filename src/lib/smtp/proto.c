@@ -71,6 +71,7 @@ static const struct smtp_status_reply status_table[SMTP_ST_COUNT] = {
 	[SMTP_ST_SHUTDOWN] = { 421, "4.3.2", "Service shutting down, closing connection" },
 	[SMTP_ST_CONN_REJECTED] = { 554, "5.7.1", "Connection refused" },
 	[SMTP_ST_TOO_BUSY] = { 421, "4.3.2", "Too many connections, try again later" },
+	[SMTP_ST_TLS_REFUSED] = { 421, "4.7.0", "TLS peer not accepted, closing connection" },
 };
 
 const struct smtp_status_reply *

@@ -174,6 +174,7 @@ enum smtp_status {
 	SMTP_ST_SHUTDOWN,	/* 421 4.3.2 */
 	SMTP_ST_CONN_REJECTED,	/* 554 5.7.1 */
 	SMTP_ST_TOO_BUSY,	/* 421 4.3.2 */
+	SMTP_ST_TLS_REFUSED,	/* 421 4.7.0: the tls hook refused the peer */
 	SMTP_ST_COUNT
 };
 

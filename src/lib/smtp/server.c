@@ -386,7 +386,7 @@ tls_ready(struct smtp_session *s)
 	log_info(s->id, "tls: %s", s->tlsdesc);
 	if (s->srv->hooks.tls != NULL && !s->srv->hooks.tls(s, s->ssl)) {
 		log_info(s->id, "tls: refused by policy");
-		session_reply_status(s, SMTP_ST_TLS_UNAVAIL);
+		session_reply_status(s, SMTP_ST_TLS_REFUSED);
 		session_close(s);
 		return;
 	}

@@ -42,6 +42,14 @@ static char last_user[64];
 static int resets;
 static int reject_connect;
 static int reject_data;
+static int refuse_tls;
+
+static bool
+h_tls(struct smtp_session *s, SSL *ssl)
+{
+	(void)s;
+	return ssl != NULL && !refuse_tls;
+}
 
 static void
 h_data(struct smtp_session *s)
@@ -261,6 +269,7 @@ new_server(struct smtp_server_config *cfg)
 {
 	struct smtp_hooks h = {
 		.connect = h_connect, .rcpt = h_rcpt, .auth = h_auth, .data = h_data,
+		.tls = h_tls,
 		.message = h_message, .reset = h_reset,
 	};
 
@@ -653,6 +662,14 @@ t_starttls(void)
 	sends("hi\r\n.\r\n");
 	replies(1, 2000);
 	is_str(last_proto, "ESMTPS", "ESMTPS");
+	disconnect_client();
+
+	refuse_tls = 1;
+	connect_client(true);
+	ok(client_handshake(), "handshake before the tls hook says no");
+	r = replies(1, 2000);
+	is_str(r, "421 4.7.0 TLS peer not accepted, closing connection\r\n", "tls hook refusal: 421");
+	refuse_tls = 0;
 	disconnect_client();
 	smtp_server_free(srv);
 	srv = NULL;
