@@ -4,7 +4,7 @@
  *
  *   ptt-smtp-send --server HOST:PORT [--tls none|opportunistic|required|verified]
  *     [--implicit-tls] [--ca FILE] [--pin sha256:HEX] [--cert FILE --key FILE]
- *     [--sni NAME] [--helo NAME] [--auth-user U --auth-pass-file F]
+ *     [--sni NAME] [--helo NAME] [--auth-user U --auth-pass-file F [--auth-mech PLAIN|LOGIN]]
  *     [--from ADDR] --to ADDR [--to ADDR...] [--count N --concurrency C]
  *     [--bdat] [--no-pipelining] [--crlf] [--timeout SECS] [-v|-q] [FILE|-]
  *
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -82,7 +83,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: ptt-smtp-send --server HOST:PORT [--tls none|opportunistic|required|verified]\n"
 	    "  [--implicit-tls] [--ca FILE] [--pin sha256:HEX] [--cert FILE --key FILE] [--sni NAME]\n"
-	    "  [--helo NAME] [--auth-user U --auth-pass-file F] [--from ADDR] --to ADDR [--to ADDR...]\n"
+	    "  [--helo NAME] [--auth-user U --auth-pass-file F [--auth-mech PLAIN|LOGIN]]\n"
+	    "  [--from ADDR] --to ADDR [--to ADDR...]\n"
 	    "  [--count N --concurrency C] [--bdat] [--no-pipelining] [--crlf] [--timeout SECS]\n"
 	    "  [-v|-q] [FILE|-]\n");
 	exit(2);
@@ -380,6 +382,7 @@ main(int argc, char **argv)
 		{ "helo", required_argument, NULL, 'H' },
 		{ "auth-user", required_argument, NULL, 'u' },
 		{ "auth-pass-file", required_argument, NULL, 'p' },
+		{ "auth-mech", required_argument, NULL, 'M' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'r' },
 		{ "count", required_argument, NULL, 'n' },
@@ -427,6 +430,14 @@ main(int argc, char **argv)
 		case 'H': L.opts.helo = optarg; break;
 		case 'u': user = optarg; break;
 		case 'p': passfile = optarg; break;
+		case 'M':
+			if (strcasecmp(optarg, "PLAIN") == 0)
+				L.opts.auth_mech = SMTP_AUTH_PLAIN;
+			else if (strcasecmp(optarg, "LOGIN") == 0)
+				L.opts.auth_mech = SMTP_AUTH_LOGIN;
+			else
+				usage();
+			break;
 		case 'f': L.txn.from = optarg; break;
 		case 'r':
 			rcpt = xreallocarray(rcpt, nrcpt + 1, sizeof(*rcpt));

@@ -73,6 +73,7 @@ struct smtp_client {
 	char id[24];
 	char *helo, *sni, *verify_name, *pin, *cache_key, *user, *pass;
 	enum smtp_tls_policy policy;
+	unsigned auth_mech;
 	bool implicit_tls, want_bdat, no_pipelining;
 	SSL_CTX *ssl_ctx;
 	size_t chunk_size;
@@ -162,6 +163,7 @@ smtp_client_new(struct event_base *base, const struct smtp_client_opts *o)
 		c->pass = xstrdup(o->auth_pass);
 	}
 	c->policy = o->tls;
+	c->auth_mech = o->auth_mech;
 	c->implicit_tls = o->implicit_tls;
 	c->ssl_ctx = o->ssl_ctx;
 	c->want_bdat = o->bdat;
@@ -642,12 +644,16 @@ b64(const void *p, size_t n)
 static void
 start_auth(struct smtp_client *c)
 {
+	unsigned offered = c->caps.auth;
+
 	if (!c->tls) {
 		fail(c, SMTP_OUT_PERM, SMTP_R_POLICY, "5.7.11",
 		    "refusing to send credentials without TLS");
 		return;
 	}
-	if (c->caps.auth & SMTP_AUTH_PLAIN) {
+	if (c->auth_mech != 0)
+		offered &= c->auth_mech;
+	if (offered & SMTP_AUTH_PLAIN) {
 		size_t ul = strlen(c->user), pl = strlen(c->pass);
 		char *raw = xmalloc(ul + pl + 2), *enc;
 
@@ -662,7 +668,7 @@ start_auth(struct smtp_client *c)
 		ptt_memzero(enc, strlen(enc));
 		free(raw);
 		free(enc);
-	} else if (c->caps.auth & SMTP_AUTH_LOGIN) {
+	} else if (offered & SMTP_AUTH_LOGIN) {
 		sendf(c, C_AUTH, 1, "AUTH LOGIN");
 	} else {
 		fail(c, SMTP_OUT_PERM, SMTP_R_POLICY, "5.7.8",

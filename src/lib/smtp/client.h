@@ -83,6 +83,8 @@ struct smtp_client_opts {
 	const char *tls_cache_key; /* "host:port" for session resumption */
 	const char *auth_user;	/* AUTH when both are set (copied) */
 	const char *auth_pass;	/* (copied; wiped at free) */
+	unsigned auth_mech;	/* SMTP_AUTH_PLAIN or SMTP_AUTH_LOGIN to insist
+				 * on one; 0: PLAIN when offered, else LOGIN */
 	bool bdat;		/* use BDAT when the server offers CHUNKING */
 	bool no_pipelining;	/* never pipeline even when offered */
 	size_t chunk_size;	/* BDAT chunk; 0: 256 KiB */

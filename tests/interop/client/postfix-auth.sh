@@ -1,5 +1,5 @@
 #!/bin/bash
-# Interop: ptt-smtp-send's AUTH (RFC 4954 PLAIN/LOGIN) against Postfix
+# Interop: ptt-smtp-send's AUTH (RFC 4954 PLAIN and LOGIN) against Postfix
 # submission with Cyrus SASL (STARTTLS required there), and the rule that
 # credentials never travel without TLS.
 . "$PTT_SRC/tests/interop/lib.sh"
@@ -25,6 +25,14 @@ grep -q "authenticated as $PF_USER" "$WORK/ok.out"; ok $? "authenticated"
 pf_wait_dump 1; ok $? "relayed to the sink"
 grep -q 'sasl_username=alice@example.test' "$PF_LOG"; ok $? "Postfix logged the SASL login"
 
+"$SEND" -v --server $S --tls verified --ca "$WORK/ca/ca.pem" --auth-user "$PF_USER" \
+	--auth-pass-file "$WORK/pass" --auth-mech LOGIN --from "$PF_USER" --to bob@example.test \
+	--count 1 > "$WORK/login.out" 2>&1
+ok $? "AUTH LOGIN: delivered"
+grep -q 'authenticated as' "$WORK/login.out" && ! grep -q "$PF_PASS" "$WORK/login.out"
+ok $? "AUTH LOGIN: authenticated, password not logged"
+pf_wait_dump 2; ok $? "relayed to the sink"
+
 "$SEND" --server $S --tls verified --ca "$WORK/ca/ca.pem" --auth-user "$PF_USER" \
 	--auth-pass-file "$WORK/bad" --from "$PF_USER" --to bob@example.test --count 1 > "$WORK/bad.out" 2>&1
 ok $(( $? == 1 ? 0 : 1 )) "wrong password: permanent failure (exit 1)"
@@ -45,6 +53,6 @@ ok $(( rc == 1 || rc == 75 ? 0 : 1 )) "plaintext MAIL refused by a TLS-only subm
 	--auth-user "$PF_USER" --auth-pass-file "$WORK/pass" --from "$PF_USER" \
 	--to bob@example.test --to carol@example.test --count 5 --concurrency 2 > "$WORK/465.out" 2>&1
 ok $? "implicit TLS + AUTH, 5 messages over 2 connections"
-pf_wait_dump 6; ok $? "all relayed ($(pf_count))"
+pf_wait_dump 7; ok $? "all relayed ($(pf_count))"
 
 done_testing
