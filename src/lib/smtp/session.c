@@ -361,11 +361,6 @@ content_done(struct smtp_session *s)
 	s->phase = PH_CMD;
 	session_set_timeout(s, s->srv->cfg.timeout_cmd);
 	if (f & (SMTP_DATA_BARE | SMTP_DATA_TOOBIG | SMTP_DATA_LONGLINE)) {
-		log_info(s->id, "refused message from=<%s> size=%llu:%s%s%s",
-		    s->from.addr, (unsigned long long)s->dec.size,
-		    f & SMTP_DATA_BARE ? " bare CR/LF" : "",
-		    f & SMTP_DATA_TOOBIG ? " too big" : "",
-		    f & SMTP_DATA_LONGLINE ? " line too long" : "");
 		session_reply_status(s, f & SMTP_DATA_BARE ? SMTP_ST_MSG_BARE :
 		    f & SMTP_DATA_TOOBIG ? SMTP_ST_SIZE_EXCEEDED : SMTP_ST_MSG_LINE);
 		session_reset_txn(s);
