@@ -699,7 +699,8 @@ struct ub_query {
 	struct dns_query *q;
 	struct ub_backend *ub;
 	int async_id;
-	bool done;		/* callback already ran (possibly inline) */
+	bool in_start;		/* inside ub_resolve_event() */
+	bool done;		/* callback ran inline; ub_start frees */
 	struct event *timer;
 };
 
@@ -765,7 +766,6 @@ ub_cb(void *arg, int rcode, void *packet, int packet_len, int sec,
 
 	(void)why_bogus;
 	(void)ratelimited;
-	uq->done = true;
 	if (uq->timer)
 		event_del(uq->timer);
 	dns_query_set_priv(q, NULL);
@@ -788,7 +788,10 @@ ub_cb(void *arg, int rcode, void *packet, int packet_len, int sec,
 	}
 	if (pkt)
 		ldns_pkt_free(pkt);
-	ubq_free(uq);
+	if (uq->in_start)
+		uq->done = true;	/* answered from cache: ub_start frees */
+	else
+		ubq_free(uq);
 }
 
 static void
@@ -817,10 +820,14 @@ ub_start(struct resolver *r, struct dns_query *q)
 	uq->q = q;
 	uq->ub = ub;
 	dns_query_set_priv(q, uq);
+	uq->in_start = true;
 	ret = ub_resolve_event(ub->ctx, dns_query_name(q), dns_query_type(q),
 	    1, uq, ub_cb, &uq->async_id);
-	if (uq->done)
-		return;		/* answered inline (local data); uq freed */
+	uq->in_start = false;
+	if (uq->done) {		/* answered inline (cache, local data) */
+		ubq_free(uq);
+		return;
+	}
 	if (ret != 0) {
 		dns_query_set_priv(q, NULL);
 		ubq_free(uq);
@@ -889,8 +896,14 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 		err = "bad forward address";
 	if (err == NULL && o->tls && ub_ctx_set_tls(ctx, 1) != 0)
 		err = "cannot enable DNS over TLS";
-	if (err == NULL && o->stub && ub_ctx_set_stub(ctx, ".", o->stub, 0) != 0)
-		err = "bad stub address";
+	if (err == NULL && o->stub) {
+		static const char *const root[] = { ".", NULL };
+		const char *const *z = o->stub_zones ? o->stub_zones : root;
+
+		for (; err == NULL && *z != NULL; z++)
+			if (ub_ctx_set_stub(ctx, *z, o->stub, 0) != 0)
+				err = "bad stub zone or address";
+	}
 	if (err == NULL && o->trust_anchor && ub_ctx_add_ta(ctx, o->trust_anchor) != 0)
 		err = "bad trust anchor";
 	if (err == NULL && o->trust_anchor_file &&

@@ -112,8 +112,13 @@ struct resolver_opts {
 	const char *forward;	/* "host[@port]": forward all queries there
 				 * (a recursive resolver, e.g. the local
 				 * Unbound daemon) */
-	const char *stub;	/* "host[@port]": stub "." to an
-				 * authoritative server (tests, demo) */
+	const char *stub;	/* "host[@port]": an authoritative server
+				 * (tests, demo) for stub_zones */
+	const char *const *stub_zones;	/* NULL-terminated zone names served
+				 * by stub; NULL: { "." }. List the zones
+				 * themselves, with "." last as a safety
+				 * net: a stub for "." alone makes unbound
+				 * prime the root from it. */
 	const char *trust_anchor;	/* a DS or DNSKEY RR in text form */
 	const char *trust_anchor_file;	/* zone-file format anchors */
 	const char *config_file;	/* an unbound.conf fragment, read with
