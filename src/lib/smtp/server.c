@@ -601,12 +601,29 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 }
 
 static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->lev);
+}
+
+/* Out of descriptors (or similar): pause this listener for a second
+ * instead of spinning on a socket that stays readable. */
+static void
 accept_error_cb(struct evconnlistener *lev, void *arg)
 {
-	(void)lev;
-	(void)arg;
-	log_warn(NULL, "smtp: accept: %s",
+	struct listener *l = arg;
+	struct timeval tv = { 1, 0 };
+
+	log_warn(NULL, "smtp: accept: %s; pausing the listener for 1s",
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	evconnlistener_disable(lev);
+	if (l->resume == NULL)
+		l->resume = evtimer_new(l->srv->base, resume_cb, l);
+	evtimer_add(l->resume, &tv);
 }
 
 int
@@ -674,6 +691,8 @@ free_listeners(struct smtp_server *srv)
 		struct listener *l = srv->listeners;
 		srv->listeners = l->next;
 		evconnlistener_free(l->lev);
+		if (l->resume != NULL)
+			event_free(l->resume);
 		free(l);
 	}
 }

@@ -36,6 +36,7 @@ struct listener {
 	struct listener *next;
 	struct smtp_server *srv;
 	struct evconnlistener *lev;
+	struct event *resume;	/* re-enables lev after an accept error */
 	bool implicit_tls;
 };
 
