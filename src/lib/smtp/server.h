@@ -13,8 +13,12 @@
  * before it returns or LATER (from any event callback on the same event
  * base). Until it answers, the session reads nothing more from the peer
  * and executes no further pipelined command, so a hop never says 250
- * before its next hop did. A NULL hook accepts. 2xx (and 3xx for data)
- * accepts; 4xx/5xx refuses with the hook's code, enhanced code and text.
+ * before its next hop did. A NULL hook accepts (except auth: a NULL auth
+ * hook refuses every login). 2xx (and 3xx for data) accepts; 4xx/5xx
+ * refuses with the hook's code, enhanced code and text. When connect,
+ * helo, auth or data accept, the engine sends its own reply (greeting,
+ * EHLO list, 235, 354); mail, rcpt and message replies carry the hook's
+ * text.
  * If the peer goes away while a hook is pending, the session stays
  * allocated (smtp_session_closed() turns true) until the hook answers.
  *
