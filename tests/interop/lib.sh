@@ -74,3 +74,25 @@ start_bg() {
 	echo $! > "$WORK/$name.pid"
 	CLEANUP+=("kill \$(cat $WORK/$name.pid)")
 }
+
+# make_cert DIR NAME [SAN]: a certificate DIR/NAME.pem + key DIR/NAME.key for
+# NAME (SAN default DNS:NAME) signed by DIR/ca.pem (from make_ca).
+make_cert() {
+	local d=$1 n=$2 san=${3:-DNS:$2}
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/$n.key" -out "$d/$n.csr" -subj "/CN=$n" 2>/dev/null
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$san" > "$d/$n.ext"
+	openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -extfile "$d/$n.ext" -out "$d/$n.pem" 2>/dev/null
+	chmod 600 "$d/$n.key"
+}
+
+# wait_line FILE REGEX [SECONDS]: until a line matching REGEX shows up.
+wait_line() {
+	local i
+	for i in $(seq $(( ${3:-10} * 20 ))); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}

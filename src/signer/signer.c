@@ -1,0 +1,694 @@
+/*
+ * signer.c - ptt-signer: DKIM-signs every outgoing message and hands it to
+ * the relay. The DKIM private keys exist in this process only.
+ *
+ * Implements: DKIM signing (RFC 6376) with rsa-sha256 and ed25519-sha256
+ * (RFC 8463), both by default; publication of the public keys through a
+ * TSIG-signed RFC 2136 UPDATE (RFC 8945) when they are missing; the
+ * end-to-end acknowledgement rule: a message gets 250 only after the relay
+ * said 250 for every recipient (4xx otherwise, so the sender retries and
+ * nothing is lost).
+ *
+ * Holds: its keys (state directory, dkim/<domain>/<selector>.key, 0600,
+ * created here on first start). Listens: internal, mutual TLS; only peers
+ * named in allowed_peers (submission.internal) may hand in mail.
+ * Talks to: the relay (mutual TLS, verified as relay.internal) and, at
+ * start only, the DNS primary for the UPDATE. Never resolves names.
+ * Sandbox: no filesystem, no new sockets but connections to the relay's
+ * port, after keys and certificates are loaded.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "auth/dkim.h"
+#include "conf/state.h"
+#include "dns/tsig.h"
+#include "dns/update.h"
+#include "mail/addr.h"
+#include "mail/hdr.h"
+#include "smtp/client.h"
+#include "smtp/server.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/ev.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/net.h"
+#include "util/param.h"
+#include "util/sandbox.h"
+#include "util/tls.h"
+
+struct config {
+	char *listen;
+	char *cert, *key, *ca;
+	char *allowed_peers;
+	char *relay;
+	char *relay_name;
+	bool relay_implicit_tls;
+	char *domains;
+	char *state;
+	char *selector_rsa;
+	char *selector_ed25519;
+	long long rsa_bits;
+	char *dns_primary;
+	char *tsig_key;
+	long long key_ttl;
+	long long expire;
+	unsigned long long max_size;
+	long long max_rcpts;
+	long long pool;
+	bool sandbox;
+};
+
+#define P(n, t, d, lo, hi, f, doc) { n, t, d, lo, hi, NULL, offsetof(struct config, f), doc }
+static const struct param params[] = {
+	P("listen", PARAM_STR, "127.0.0.1:10026", 0, 0, listen, "Internal address for submission (mutual TLS)."),
+	P("cert", PARAM_STR, NULL, 0, 0, cert, "Certificate of this service (signer.internal), PEM."),
+	P("key", PARAM_STR, NULL, 0, 0, key, "Its private key, PEM."),
+	P("ca", PARAM_STR, NULL, 0, 0, ca, "The internal CA: peers must present certificates from it."),
+	P("allowed_peers", PARAM_STR, "submission.internal", 0, 0, allowed_peers, "Service names allowed to hand in mail (space-separated)."),
+	P("relay", PARAM_STR, "127.0.0.1:10027", 0, 0, relay, "The relay's internal address."),
+	P("relay_name", PARAM_STR, "relay.internal", 0, 0, relay_name, "The name the relay's certificate must carry."),
+	P("relay_implicit_tls", PARAM_BOOL, "yes", 0, 0, relay_implicit_tls, "TLS from the first byte to the relay (else STARTTLS, required and verified)."),
+	P("domains", PARAM_STR, NULL, 0, 0, domains, "Domains signed for (space-separated); mail From: others is refused."),
+	P("state", PARAM_STR, "/var/lib/ptt/state", 0, 0, state, "State directory holding the keys."),
+	P("selector_rsa", PARAM_STR, "ptt-rsa", 0, 0, selector_rsa, "Selector of the RSA key (empty: no RSA signature)."),
+	P("selector_ed25519", PARAM_STR, "ptt-ed25519", 0, 0, selector_ed25519, "Selector of the Ed25519 key (empty: none)."),
+	P("rsa_bits", PARAM_INT, "2048", 1024, 4096, rsa_bits, "Size of a new RSA key."),
+	P("dns_primary", PARAM_STR, NULL, 0, 0, dns_primary, "DNS primary (host:port) to publish missing keys at; empty: do not publish."),
+	P("tsig_key", PARAM_STR, NULL, 0, 0, tsig_key, "TSIG key file (name:hmac-sha256:secret) for the updates."),
+	P("key_ttl", PARAM_TIME, "1h", 60, 604800, key_ttl, "TTL of published key records."),
+	P("expire", PARAM_TIME, "0", 0, 31536000, expire, "Signature lifetime (x=); 0: no x=."),
+	P("max_size", PARAM_SIZE, "50m", 1024, 1LL << 31, max_size, "Largest message accepted."),
+	P("max_rcpts", PARAM_INT, "1000", 1, 100000, max_rcpts, "Recipients per message (at most the relay's limit)."),
+	P("pool", PARAM_INT, "8", 0, 256, pool, "Idle connections to the relay kept for reuse."),
+	P("sandbox", PARAM_BOOL, "yes", 0, 0, sandbox, "Restrict the process after start (Landlock, seccomp, uid)."),
+	PARAM_END
+};
+
+struct dkey {
+	char domain[256];
+	char selector[64];
+	EVP_PKEY *pkey;
+};
+
+struct signer {
+	struct event_base *base;
+	struct config cfg;
+	SSL_CTX *srv_tls, *cli_tls;
+	struct smtp_server *srv;
+	struct dkey *keys;
+	size_t nkeys;
+	struct smtp_client **idle;
+	size_t nidle;
+	int stopping;
+};
+
+/* One message on its way to the relay. */
+struct job {
+	struct signer *sg;
+	struct smtp_session *s;
+	struct buf msg;
+	struct smtp_txn txn;
+	struct smtp_txn_rcpt *rcpt;
+	char **orcpt;
+	char *from;
+	struct smtp_client *c;
+};
+
+static bool
+word_in(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = list; p && *p;) {
+		size_t k;
+		p += strspn(p, " \t,");
+		k = strcspn(p, " \t,");
+		if (k == n && strncasecmp(p, w, n) == 0)
+			return true;
+		p += k;
+	}
+	return false;
+}
+
+/* ---- keys ---- */
+
+static EVP_PKEY *
+load_or_create(struct signer *sg, const char *domain, const char *sel,
+    const char *type)
+{
+	char rel[512], err[256], *pem = NULL;
+	size_t len = 0;
+	EVP_PKEY *k = NULL;
+
+	snprintf(rel, sizeof(rel), "dkim/%s/%s.key", domain, sel);
+	if (state_exists(sg->cfg.state, rel)) {
+		BIO *bio;
+		if (state_read_secret(sg->cfg.state, rel, &pem, &len, err,
+		    sizeof(err)) != 0)
+			fatal("%s", err);
+		bio = BIO_new_mem_buf(pem, (int)len);
+		k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		state_free_secret(pem, len);
+		if (k == NULL)
+			fatal("%s/%s: not a private key", sg->cfg.state, rel);
+		return k;
+	}
+	k = strcmp(type, "RSA") == 0 ?
+	    EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)sg->cfg.rsa_bits) :
+	    EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (k == NULL)
+		fatal("cannot generate a %s key", type);
+	{
+		BIO *bio = BIO_new(BIO_s_mem());
+		char *data;
+		long n;
+		if (bio == NULL || PEM_write_bio_PrivateKey(bio, k, NULL, NULL,
+		    0, NULL, NULL) != 1)
+			fatal("cannot encode the new key");
+		n = BIO_get_mem_data(bio, &data);
+		if (state_write_secret(sg->cfg.state, rel, data, (size_t)n, err,
+		    sizeof(err)) != 0)
+			fatal("%s", err);
+		OPENSSL_cleanse(data, (size_t)n);
+		BIO_free(bio);
+	}
+	log_info(NULL, "created DKIM key %s._domainkey.%s (%s)", sel, domain,
+	    type);
+	return k;
+}
+
+/* The TXT record data split into quoted strings of at most 255 octets. */
+static void
+txt_rdata(const char *rec, struct buf *out)
+{
+	size_t n = strlen(rec);
+
+	for (size_t i = 0; i < n; i += 255)
+		buf_addf(out, "%s\"%.*s\"", i ? " " : "",
+		    (int)(n - i < 255 ? n - i : 255), rec + i);
+}
+
+/*
+ * Publish a key record unless the primary already has it: an UPDATE whose
+ * prerequisite is the exact record and that changes nothing answers
+ * NOERROR when it is there (no resolver needed, nothing written), then a
+ * replacing UPDATE otherwise.
+ */
+static void
+publish(struct signer *sg, const struct tsig_key *tk, const struct dkey *k)
+{
+	struct buf rec, rr, name;
+	struct dns_update_op op;
+	struct dns_update_req req;
+	struct dns_update_res res;
+	char err[256], zone[300];
+	int r;
+
+	buf_init(&rec, 0);
+	buf_init(&rr, 0);
+	buf_init(&name, 0);
+	dkim_key_record(k->pkey, &rec);
+	buf_addf(&name, "%s._domainkey.%s.", k->selector, k->domain);
+	snprintf(zone, sizeof(zone), "%s.", k->domain);
+
+	buf_addf(&rr, "%s TXT ", name.data);
+	txt_rdata(rec.data, &rr);
+	memset(&req, 0, sizeof(req));
+	req.server = sg->cfg.dns_primary;
+	req.zone = zone;
+	req.key = tk;
+	req.tcp = true;
+	op.kind = DNSP_YXRRSET_VALUE;
+	op.rr = rr.data;
+	req.prereq = &op;
+	req.nprereq = 1;
+	r = dns_update_send(&req, &res, err, sizeof(err));
+	if (r == 0 && res.rcode == 0) {
+		log_info(NULL, "dkim: %s already published", name.data);
+		goto out;
+	}
+	buf_reset(&rr);
+	buf_addf(&rr, "%s %lld TXT ", name.data, sg->cfg.key_ttl);
+	txt_rdata(rec.data, &rr);
+	op.kind = DNSU_REPLACE;
+	op.rr = rr.data;
+	req.prereq = NULL;
+	req.nprereq = 0;
+	req.upd = &op;
+	req.nupd = 1;
+	r = dns_update_send(&req, &res, err, sizeof(err));
+	if (r != 0)
+		log_err(NULL, "dkim: publishing %s failed: %s", name.data, err);
+	else if (res.rcode != 0)
+		log_err(NULL, "dkim: publishing %s refused: %s%s", name.data,
+		    dns_rcode_name(res.rcode), res.tsig_error ? " (TSIG)" : "");
+	else
+		log_info(NULL, "dkim: published %s", name.data);
+out:
+	buf_free(&rec);
+	buf_free(&rr);
+	buf_free(&name);
+}
+
+static void
+load_keys(struct signer *sg)
+{
+	const char *p = sg->cfg.domains;
+	struct tsig_key tk;
+	char err[256];
+	bool have_tsig = false;
+
+	if (p == NULL || *p == '\0')
+		fatal("no domains to sign for");
+	if (sg->cfg.dns_primary && *sg->cfg.dns_primary) {
+		if (sg->cfg.tsig_key == NULL ||
+		    tsig_key_load(&tk, sg->cfg.tsig_key, err, sizeof(err)) != 0)
+			fatal("dns_primary needs a TSIG key: %s",
+			    sg->cfg.tsig_key ? err : "tsig_key not set");
+		have_tsig = true;
+	}
+	while (*p) {
+		char dom[256];
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == 0)
+			break;
+		if (n >= sizeof(dom))
+			fatal("domain too long");
+		memcpy(dom, p, n);
+		dom[n] = '\0';
+		p += n;
+		for (int t = 0; t < 2; t++) {
+			const char *sel = t == 0 ? sg->cfg.selector_rsa :
+			    sg->cfg.selector_ed25519;
+			struct dkey *k;
+			if (sel == NULL || *sel == '\0')
+				continue;
+			sg->keys = xreallocarray(sg->keys, sg->nkeys + 1,
+			    sizeof(*sg->keys));
+			k = &sg->keys[sg->nkeys++];
+			ptt_strlcpy(k->domain, dom, sizeof(k->domain));
+			ptt_strlcpy(k->selector, sel, sizeof(k->selector));
+			k->pkey = load_or_create(sg, dom, sel,
+			    t == 0 ? "RSA" : "ED25519");
+			if (have_tsig)
+				publish(sg, &tk, k);
+		}
+	}
+	ptt_memzero(&tk, sizeof(tk));
+	if (sg->nkeys == 0)
+		fatal("no selectors configured");
+}
+
+/* ---- relay connections ---- */
+
+static void job_free(struct job *j);
+
+static void
+relay_done(struct smtp_client *c, const struct smtp_result *res, void *arg)
+{
+	struct job *j = arg;
+	struct signer *sg = j->sg;
+	size_t refused = res->nrcpt - res->naccepted;
+
+	j->c = NULL;
+	if (res->outcome == SMTP_OUT_OK && refused == 0) {
+		smtp_session_reply(j->s, 250, "2.0.0", "%s",
+		    res->reply.text.len ? res->reply.text.data : "queued by the relay");
+	} else if (res->outcome == SMTP_OUT_OK) {
+		/* Some recipients were taken, some not: ask for a retry
+		 * rather than drop the others (duplicates beat loss). */
+		log_warn(smtp_session_id(j->s), "relay refused %zu of %zu "
+		    "recipients", refused, res->nrcpt);
+		smtp_session_reply(j->s, 451, "4.3.0",
+		    "the relay refused some recipients; try again");
+	} else if (res->outcome == SMTP_OUT_PERM && res->reply.code >= 500) {
+		smtp_session_reply(j->s, res->reply.code, NULL, "relay: %s",
+		    res->reply.text.data);
+	} else {
+		log_warn(smtp_session_id(j->s), "relay: %s %s",
+		    smtp_reason_name(res->reason), res->reply.text.data);
+		smtp_session_reply(j->s, 451, "4.4.0",
+		    "relay unavailable; try again later");
+	}
+	if (smtp_client_alive(c) && sg->nidle < (size_t)sg->cfg.pool &&
+	    !sg->stopping)
+		sg->idle[sg->nidle++] = c;
+	else
+		smtp_client_quit(c, NULL, NULL);
+	job_free(j);
+}
+
+static void
+send_job(struct job *j)
+{
+	if (smtp_client_send(j->c, &j->txn, relay_done, j) != 0) {
+		smtp_client_free(j->c);
+		j->c = NULL;
+		smtp_session_reply(j->s, 451, "4.3.0", "cannot hand over to the relay");
+		job_free(j);
+	}
+}
+
+static void
+relay_ready(struct smtp_client *c, const struct smtp_result *res, void *arg)
+{
+	struct job *j = arg;
+
+	if (res->outcome != SMTP_OUT_OK) {
+		log_err(smtp_session_id(j->s), "relay %s: %s %s",
+		    j->sg->cfg.relay, smtp_reason_name(res->reason),
+		    res->reply.text.data);
+		smtp_client_free(c);
+		j->c = NULL;
+		smtp_session_reply(j->s, 451, "4.4.1",
+		    "relay unavailable; try again later");
+		job_free(j);
+		return;
+	}
+	send_job(j);
+}
+
+static void
+to_relay(struct job *j)
+{
+	struct signer *sg = j->sg;
+	struct smtp_client_opts o;
+	char host[256], port[32];
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+
+	while (sg->nidle > 0) {
+		struct smtp_client *c = sg->idle[--sg->nidle];
+		if (smtp_client_alive(c)) {
+			j->c = c;
+			send_job(j);
+			return;
+		}
+		smtp_client_free(c);
+	}
+	memset(&o, 0, sizeof(o));
+	o.id = smtp_session_id(j->s);
+	o.helo = "signer.internal";
+	o.tls = SMTP_TLS_VERIFIED;
+	o.implicit_tls = sg->cfg.relay_implicit_tls;
+	o.ssl_ctx = sg->cli_tls;
+	o.sni = sg->cfg.relay_name;
+	o.tls_cache_key = sg->cfg.relay;
+	j->c = smtp_client_new(sg->base, &o);
+	if (net_split_hostport(sg->cfg.relay, host, sizeof(host), port,
+	    sizeof(port)) == 0) {
+		struct addrinfo hints, *ai = NULL;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+		if (getaddrinfo(host, port, &hints, &ai) == 0) {
+			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+			sl = ai->ai_addrlen;
+			freeaddrinfo(ai);
+		}
+	}
+	if (sl == 0 || smtp_client_connect(j->c, (struct sockaddr *)&ss, sl,
+	    relay_ready, j) != 0) {
+		smtp_client_free(j->c);
+		j->c = NULL;
+		smtp_session_reply(j->s, 451, "4.3.0", "cannot reach the relay");
+		job_free(j);
+	}
+}
+
+static void
+job_free(struct job *j)
+{
+	for (size_t i = 0; i < j->txn.nrcpt; i++) {
+		free((char *)j->rcpt[i].addr);
+		free(j->orcpt[i]);
+	}
+	free(j->rcpt);
+	free(j->orcpt);
+	free(j->from);
+	free((char *)j->txn.envid);
+	buf_free(&j->msg);
+	free(j);
+}
+
+/* ---- the server side ---- */
+
+static bool
+on_tls(struct smtp_session *s, SSL *ssl)
+{
+	struct signer *sg = smtp_server_arg(smtp_session_server(s));
+	char why[256];
+	const char *p = sg->cfg.allowed_peers;
+
+	/* The peer must carry one of the allowed service names. */
+	while (p && *p) {
+		char name[256];
+		size_t n;
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == 0 || n >= sizeof(name))
+			break;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n;
+		if (tls_check_peer(ssl, name, NULL, why, sizeof(why)) == 0)
+			return true;
+	}
+	log_warn(smtp_session_id(s), "refused peer %s: not one of %s",
+	    smtp_session_info(s)->peer_addr, sg->cfg.allowed_peers);
+	return false;
+}
+
+static void
+on_message(struct smtp_session *s, const struct smtp_envelope *env,
+    const uint8_t *msg, size_t len)
+{
+	struct signer *sg = smtp_server_arg(smtp_session_server(s));
+	struct mail_hdr h;
+	char *author = NULL, err[256];
+	struct job *j;
+	int r;
+
+	mail_hdr_parse(&h, msg, len, NULL);
+	r = mail_author_domain(&h, &author);
+	mail_hdr_free(&h);
+	if (r != 0) {
+		smtp_session_reply(s, 550, "5.7.1", "need exactly one From: "
+		    "address to sign for");
+		return;
+	}
+	if (!word_in(sg->cfg.domains, author)) {
+		smtp_session_reply(s, 550, "5.7.1", "not signing for %s", author);
+		free(author);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->sg = sg;
+	j->s = s;
+	buf_init(&j->msg, 0);
+	for (size_t i = 0; i < sg->nkeys; i++) {
+		struct dkim_sign ds;
+		if (strcasecmp(sg->keys[i].domain, author) != 0)
+			continue;
+		memset(&ds, 0, sizeof(ds));
+		ds.domain = sg->keys[i].domain;
+		ds.selector = sg->keys[i].selector;
+		ds.key = sg->keys[i].pkey;
+		ds.now = time(NULL);
+		ds.expire = (long)sg->cfg.expire;
+		ds.hc = ds.bc = MAIL_CANON_RELAXED;
+		if (dkim_sign(&ds, (const char *)msg, len, &j->msg, err,
+		    sizeof(err)) != 0) {
+			log_err(smtp_session_id(s), "%s", err);
+			smtp_session_reply(s, 554, "5.6.0", "cannot sign: %s", err);
+			free(author);
+			job_free(j);
+			return;
+		}
+	}
+	free(author);
+	buf_add(&j->msg, msg, len);
+
+	j->from = xstrdup(env->from.null ? "" : env->from.addr);
+	j->rcpt = xcalloc(env->nrcpt, sizeof(*j->rcpt));
+	j->orcpt = xcalloc(env->nrcpt, sizeof(*j->orcpt));
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		const struct smtp_rcpt_params *rp = &env->rcpt[i].params;
+		j->rcpt[i].addr = xstrdup(env->rcpt[i].path.addr);
+		j->rcpt[i].notify = rp->notify;
+		if (rp->orcpt[0]) {
+			size_t n = strlen(rp->orcpt) + 1;
+			j->orcpt[i] = xmalloc(n);
+			if (smtp_xtext_decode(rp->orcpt, n - 1, j->orcpt[i], n) < 0) {
+				free(j->orcpt[i]);
+				j->orcpt[i] = NULL;
+			}
+			j->rcpt[i].orcpt = j->orcpt[i];
+		}
+	}
+	j->txn.from = j->from;
+	j->txn.rcpt = j->rcpt;
+	j->txn.nrcpt = env->nrcpt;
+	j->txn.msg = j->msg.data;
+	j->txn.len = j->msg.len;
+	j->txn.ret = env->mail.ret;
+	j->txn.envid = env->mail.envid[0] ? xstrdup(env->mail.envid) : NULL;
+	j->txn.smtputf8 = env->mail.smtputf8;
+	log_info(smtp_session_id(s), "signed from=<%s> nrcpt=%zu size=%zu",
+	    j->from, env->nrcpt, j->msg.len);
+	to_relay(j);
+}
+
+/* ---- main ---- */
+
+static void
+stopped(void *arg)
+{
+	struct signer *sg = arg;
+
+	event_base_loopexit(sg->base, NULL);
+}
+
+static void
+on_stop(void *arg)
+{
+	struct signer *sg = arg;
+
+	sg->stopping = 1;
+	while (sg->nidle > 0)
+		smtp_client_quit(sg->idle[--sg->nidle], NULL, NULL);
+	smtp_server_shutdown(sg->srv, stopped, sg);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ptt-signer [-c ptt.conf] [-o name=value]... "
+	    "[--defaults]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "defaults", no_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct signer sg;
+	struct smtp_server_config sc;
+	struct smtp_hooks hooks;
+	struct tls_opts to;
+	char err[512];
+	const char *conf = NULL;
+	int ch, fd;
+
+	log_init(argv[0]);
+	memset(&sg, 0, sizeof(sg));
+	if (param_defaults(params, &sg.cfg, err, sizeof(err)) != 0)
+		panic("%s", err);
+	/* Options are applied after the file, so collect them first. */
+	char **sets = xcalloc((size_t)argc, sizeof(*sets));
+	int nsets = 0;
+	while ((ch = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 'o': sets[nsets++] = optarg; break;
+		case 'D':
+			param_print(params, &sg.cfg, stdout, true);
+			return 0;
+		default: usage();
+		}
+	}
+	if (conf != NULL && param_load(params, &sg.cfg, conf, "signer", err,
+	    sizeof(err)) != 0)
+		fatal("%s", err);
+	for (int i = 0; i < nsets; i++) {
+		char *eq = strchr(sets[i], '=');
+		if (eq == NULL)
+			fatal("-o %s: expected name=value", sets[i]);
+		*eq = '\0';
+		if (param_set(params, &sg.cfg, sets[i], eq + 1, err, sizeof(err)) != 0)
+			fatal("-o %s: %s", sets[i], err);
+	}
+	free(sets);
+	if (sg.cfg.cert == NULL || sg.cfg.key == NULL || sg.cfg.ca == NULL)
+		fatal("cert, key and ca are required (mutual TLS only)");
+
+	sg.base = ev_base_new();
+	memset(&to, 0, sizeof(to));
+	to.cert_file = sg.cfg.cert;
+	to.key_file = sg.cfg.key;
+	to.ca_file = sg.cfg.ca;
+	to.verify_peer = true;
+	if ((sg.srv_tls = tls_server_ctx(&to, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	if ((sg.cli_tls = tls_client_ctx(&to, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	load_keys(&sg);
+	sg.idle = xcalloc((size_t)sg.cfg.pool + 1, sizeof(*sg.idle));
+
+	memset(&sc, 0, sizeof(sc));
+	sc.hostname = "signer.internal";
+	sc.tls = sg.srv_tls;
+	sc.max_size = sg.cfg.max_size;
+	sc.max_rcpts = (unsigned)sg.cfg.max_rcpts;
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.tls = on_tls;
+	hooks.message = on_message;
+	sg.srv = smtp_server_new(sg.base, &sc, &hooks, &sg);
+	if ((fd = net_listen(sg.cfg.listen, err, sizeof(err))) < 0)
+		fatal("%s", err);
+	if (smtp_server_listen(sg.srv, fd, true) != 0)
+		fatal("cannot serve %s", sg.cfg.listen);
+	printf("listening %s\n", sg.cfg.listen);
+	fflush(stdout);
+
+	if (sg.cfg.sandbox) {
+		struct sandbox sb;
+		char rh[256], rp[32];
+		uint16_t ports[2] = { 0, 0 };
+		memset(&sb, 0, sizeof(sb));
+		if (net_split_hostport(sg.cfg.relay, rh, sizeof(rh), rp,
+		    sizeof(rp)) == 0)
+			ports[0] = (uint16_t)atoi(rp);
+		sb.name = "signer";
+		sb.groups = SB_NET_CONNECT;
+		sb.connect_ports = ports;
+		if (sandbox_enter(&sb, err, sizeof(err)) != 0)
+			fatal("%s", err);
+	}
+	ev_on_signals(sg.base, on_stop, NULL, &sg);
+	log_info(NULL, "signing for %s with %zu keys; relay %s", sg.cfg.domains,
+	    sg.nkeys, sg.cfg.relay);
+	event_base_dispatch(sg.base);
+
+	ev_free_signals();
+	smtp_server_free(sg.srv);
+	for (size_t i = 0; i < sg.nkeys; i++)
+		EVP_PKEY_free(sg.keys[i].pkey);
+	free(sg.keys);
+	free(sg.idle);
+	SSL_CTX_free(sg.srv_tls);
+	SSL_CTX_free(sg.cli_tls);
+	param_free(params, &sg.cfg);
+	event_base_free(sg.base);
+	return 0;
+}

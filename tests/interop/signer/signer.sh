@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# signer.sh - ptt-signer end to end on loopback: a submission-like client
+# (ptt-smtp-send with the submission.internal certificate) hands mail to the
+# signer over mutual TLS; the signer publishes its keys to ptt-dns with a
+# TSIG-signed UPDATE, signs with rsa-sha256 and ed25519-sha256, and passes
+# the message to a stand-in relay (ptt-sink with mutual TLS). dkimpy checks
+# both signatures with keys fetched from ptt-dns over real DNS.
+. "$PTT_SRC/tests/interop/lib.sh"
+. "$PTT_SRC/tests/interop/dns/common.sh"
+SIGNER=$PTT_BUILD/src/signer/ptt-signer
+SINK=$PTT_BUILD/src/sink/ptt-sink
+SEND=$PTT_BUILD/src/tools/ptt-smtp-send
+
+C=$WORK/ca
+make_ca "$C"
+for n in signer.internal relay.internal submission.internal evil.internal; do
+	make_cert "$C" $n
+done
+
+dns_port=$(free_port)
+write_zone example.test 1 > "$ZONES/example.test.zone"
+make_key signer-key >/dev/null
+echo "key signer-key. may update *._domainkey.example.test. TXT" > "$WORK/policy"
+# 127.0.0.153:53 too, for OpenDKIM, which asks the resolver of resolv.conf.
+start_dnsd "$dns_port" --tsig-dir "$KEYS" --policy "$WORK/policy" --no-sandbox -l 127.0.0.153:53
+ok $? "ptt-dns serves example.test"
+
+relay_port=$(free_port)
+mkdir -p "$WORK/relay"
+start_bg relay "$SINK" -L "127.0.0.1:$relay_port" --cert "$C/relay.internal.pem" \
+	--key "$C/relay.internal.key" --ca "$C/ca.pem" -d "$WORK/relay" --hostname relay.internal
+wait_port "$relay_port"
+ok $? "stand-in relay (ptt-sink, mutual TLS) is up"
+
+signer_port=$(free_port)
+start_signer() {
+	start_bg signer "$SIGNER" -o listen=127.0.0.1:$signer_port \
+		-o cert="$C/signer.internal.pem" -o key="$C/signer.internal.key" -o ca="$C/ca.pem" \
+		-o relay=127.0.0.1:$relay_port -o domains=example.test -o state="$WORK/state" \
+		-o dns_primary=127.0.0.1:$dns_port -o tsig_key="$KEYS/signer-key" \
+		-o selector_rsa=r2026 -o selector_ed25519=e2026
+	wait_port "$signer_port"
+}
+start_signer
+ok $? "ptt-signer starts"
+ok $([ "$(stat -c %a "$WORK/state/dkim/example.test/r2026.key")" = 600 ]; echo $?) \
+	"the RSA key was created with mode 0600"
+
+# The keys are in DNS, published through TSIG-signed updates.
+rsa_txt=$(kdig +short @127.0.0.1 -p "$dns_port" r2026._domainkey.example.test TXT | tr -d '" \n')
+ed_txt=$(kdig +short @127.0.0.1 -p "$dns_port" e2026._domainkey.example.test TXT | tr -d '" \n')
+ok $(case "$rsa_txt" in v=DKIM1\;k=rsa\;p=MII*) echo 0;; *) echo 1;; esac) "RSA key published: ${rsa_txt:0:40}..."
+ok $(case "$ed_txt" in v=DKIM1\;k=ed25519\;p=*) echo 0;; *) echo 1;; esac) "Ed25519 key published"
+ok $(grep -q "published r2026._domainkey" "$WORK/signer.log"; echo $?) "the signer logged the publication"
+
+send() {	# send CERTNAME FROM [extra args]
+	local cert=$1 from=$2; shift 2
+	printf 'From: Alice <%s>\r\nTo: bob@example.net\r\nSubject: signed by ptt\r\nDate: %s\r\nMessage-ID: <%s@example.test>\r\n\r\nHello Bob.\r\n' \
+		"$from" "$(date -R)" "$RANDOM$RANDOM" > "$WORK/msg.eml"
+	"$SEND" --server 127.0.0.1:$signer_port --implicit-tls --tls verified --ca "$C/ca.pem" \
+		--sni signer.internal --cert "$C/$cert.pem" --key "$C/$cert.key" \
+		--from "$from" --to bob@example.net "$@" "$WORK/msg.eml"
+}
+
+out=$(send submission.internal alice@example.test 2>&1)
+ok $? "submission hands a message to the signer: $(echo "$out" | grep -m1 accepted)"
+f=$(ls "$WORK/relay" | head -1)
+ok $([ -n "$f" ]; echo $?) "the relay received it"
+ok $([ "$(grep -c '^DKIM-Signature:' "$WORK/relay/$f")" = 2 ]; echo $?) "it carries two DKIM signatures"
+
+cat > "$WORK/verify.py" <<'PY'
+import sys, dkim, dns.resolver
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]; r.port = int(sys.argv[2])
+def dnsfunc(name, timeout=5):
+    try:
+        a = r.resolve(name.decode().rstrip("."), "TXT")
+    except Exception:
+        return b""
+    return b"".join(b"".join(x.strings) for x in a)
+raw = open(sys.argv[1], "rb").read()
+msg = raw[raw.index(b"DKIM-Signature:"):]       # drop the sink's envelope lines
+d = dkim.DKIM(msg)
+sigs = [h for h in d.headers if h[0].lower() == b"dkim-signature"]
+res = [d.verify(idx=i, dnsfunc=dnsfunc) for i in range(len(sigs))]
+algs = sorted(dkim.util.parse_tag_value(h[1])[b"a"].decode() for h in sigs)
+print(" ".join(algs), res)
+sys.exit(0 if res and all(res) else 1)
+PY
+res=$(/usr/bin/python3 "$WORK/verify.py" "$WORK/relay/$f" "$dns_port" 2>&1)
+ok $? "dkimpy verifies both signatures through DNS: $res"
+ok $(echo "$res" | grep -q "ed25519-sha256 rsa-sha256"; echo $?) "one rsa-sha256 and one ed25519-sha256"
+
+# OpenDKIM's verifier, in a mount namespace whose resolv.conf names ptt-dns.
+echo "nameserver 127.0.0.153" > "$WORK/resolv.conf"
+sed -n '/^DKIM-Signature:/,$p' "$WORK/relay/$f" > "$WORK/signed.eml"
+for alg in rsa-sha256 ed25519-sha256; do
+	# One signature at a time: keep only the one of this algorithm.
+	/usr/bin/python3 - "$WORK/signed.eml" "$alg" > "$WORK/one.eml" <<'PY'
+import sys, re
+m = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+head, body = m.split(b"\n\n", 1)
+fields = re.split(rb"\n(?=[^ \t])", head)
+keep = [f for f in fields if not f.lower().startswith(b"dkim-signature:") or (b"a=" + sys.argv[2].encode()) in f]
+sys.stdout.buffer.write(b"\n".join(keep) + b"\n\n" + body)
+PY
+	out=$(unshare -m sh -c "mount --bind '$WORK/resolv.conf' /etc/resolv.conf && opendkim-testmsg < '$WORK/one.eml'" 2>&1)
+	ok $? "OpenDKIM verifies the $alg signature${out:+: $out}"
+done
+sed -i 's/Hello Bob/Hello Rob/' "$WORK/one.eml"
+out=$(unshare -m sh -c "mount --bind '$WORK/resolv.conf' /etc/resolv.conf && opendkim-testmsg < '$WORK/one.eml'" 2>&1)
+ok $([ -n "$out" ]; echo $?) "OpenDKIM rejects an altered copy: $out"
+
+# Who may hand in mail, and for which domains.
+out=$(send evil.internal alice@example.test 2>&1)
+ok $([ $? -ne 0 ]; echo $?) "a peer with another service name is refused"
+ok $(grep -q "refused peer" "$WORK/signer.log"; echo $?) "and logged"
+out=$(send submission.internal alice@other.test 2>&1)
+ok $(echo "$out" | grep -q "550"; echo $?) "From: a foreign domain gets 550: $(echo "$out" | grep -m1 550)"
+n=$(ls "$WORK/relay" | wc -l)
+
+# The relay is down: the signer must not say 250.
+kill "$(cat "$WORK/relay.pid")"; sleep 0.3
+out=$(send submission.internal alice@example.test 2>&1); rc=$?
+ok $([ $rc -eq 75 ] && echo "$out" | grep -q " 451 "; echo $?) "relay down: 451, never 250 (exit $rc)"
+
+# A restart keeps the keys and does not publish again.
+kill "$(cat "$WORK/signer.pid")"; sleep 0.3
+serial_before=$(serial "$dns_port")
+before=$(sha256sum "$WORK/state/dkim/example.test/r2026.key")
+start_signer
+ok $? "the signer restarts"
+ok $([ "$before" = "$(sha256sum "$WORK/state/dkim/example.test/r2026.key")" ]; echo $?) "the key is kept"
+ok $(grep -q "already published" "$WORK/signer.log"; echo $?) "the published key is found, not republished"
+ok $([ "$serial_before" = "$(serial "$dns_port")" ]; echo $?) "the zone serial did not move"
+done_testing
