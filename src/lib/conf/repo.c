@@ -463,7 +463,7 @@ isolated(struct conf_repo *r, net_fn fn, char *err, size_t errlen)
 		char err[512];
 	} msg;
 	size_t got = 0;
-	int p[2], st;
+	int p[2], st = 0;
 	pid_t pid;
 
 	if (pipe2(p, O_CLOEXEC) != 0) {

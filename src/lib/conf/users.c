@@ -222,20 +222,39 @@ parse_bool(const uint8_t *v, size_t n, bool *out)
 	return false;
 }
 
-/* A stored hash must be an argon2id string libsodium understands. */
+/*
+ * A stored hash must be an argon2id string with sane parameters: a users
+ * file asking for 4 GiB per verification would let whoever writes it take
+ * a service's memory down with every AUTH.
+ */
+#define PW_MEM_MAX_KIB (1024 * 1024)	/* 1 GiB */
+#define PW_OPS_MAX 16
+#define PW_LANES_MAX 4
+
 static bool
 hash_plausible(const uint8_t *v, size_t n)
 {
-	static const char prefix[] = "$argon2id$v=19$m=";
+	struct cur c;
+	uint64_t m, t, p;
 	size_t i;
 
-	if (n < sizeof(prefix) - 1 || n >= crypto_pwhash_STRBYTES ||
-	    memcmp(v, prefix, sizeof(prefix) - 1) != 0)
+	if (n >= crypto_pwhash_STRBYTES)
 		return false;
 	for (i = 0; i < n; i++)
 		if (!ch_vchar(v[i]))
 			return false;
-	return true;
+	cur_init(&c, v, n);
+	if (!cur_match(&c, "$argon2id$v=19$m="))
+		return false;
+	m = cur_uint(&c, PW_MEM_MAX_KIB);
+	if (!cur_match(&c, ",t="))
+		return false;
+	t = cur_uint(&c, PW_OPS_MAX);
+	if (!cur_match(&c, ",p="))
+		return false;
+	p = cur_uint(&c, PW_LANES_MAX);
+	return c.err == 0 && cur_accept(&c, '$') && m >= 8 && t >= 1 &&
+	    p >= 1 && cur_left(&c) > 0;
 }
 
 int
@@ -316,8 +335,8 @@ user_parse(struct user *u, const char *name, const char *text, size_t len,
 				goto bad;
 			}
 			if (!hash_plausible(v, vlen)) {
-				why = "password must be an argon2id hash "
-				    "(set it with ptt passwd)";
+				why = "password must be an argon2id hash with "
+				    "m <= 1 GiB, t <= 16, p <= 4 (set it with ptt passwd)";
 				goto bad;
 			}
 			u->password = xstrndup((const char *)v, vlen);
@@ -443,7 +462,6 @@ user_format(const struct user *u)
 		buf_adds(&b, "require_tls = yes\n");
 	format_list(&b, "send_as", u->send_as, u->n_send_as);
 	s = buf_steal(&b, NULL);
-	buf_free(&b);	/* buf_steal leaves b re-initialised */
 	return s;
 }
 

@@ -144,6 +144,12 @@ test_parse(void)
 	BAD("password = hunter2\nforward = a@b.example\n", "argon2id", "plaintext password refused");
 	BAD("password = $argon2i$v=19$m=4096,t=3,p=1$x$y\nforward = a@b.example\n",
 	    "argon2id", "argon2i (not id) refused");
+	BAD("password = $argon2id$v=19$m=4194304,t=2,p=1$c2FsdA$aGFzaA\nforward = a@b.example\n",
+	    "1 GiB", "hash asking for 4 GiB refused");
+	BAD("password = $argon2id$v=19$m=65536,t=99,p=1$c2FsdA$aGFzaA\nforward = a@b.example\n",
+	    "argon2id", "hash asking for 99 passes refused");
+	BAD("password = $argon2id$v=19$m=65536,t=2,p=1$\nforward = a@b.example\n",
+	    "argon2id", "truncated hash refused");
 	buf_reset(&b);
 	buf_addf(&b, "password = %s\nforward = a@b.example,\n", hash1);
 	BAD(b.data, "comma", "trailing comma");
