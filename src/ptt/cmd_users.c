@@ -131,15 +131,20 @@ cmd_adduser(const struct ptt_ctx *ctx, int argc, char **argv)
 	memset(&u, 0, sizeof(u));
 	buf_init(&msg, 4096);
 	for (i = 1; i < argc; i++) {
-		if ((v = opt_value(argc, argv, &i, "--forward", &missing)) != NULL) {
-			if (!add_addr("adduser", "--forward", &u.forward, &u.n_forward, v))
-				goto out;
-		} else if ((v = opt_value(argc, argv, &i, "--send-as", &missing)) != NULL) {
-			if (!add_addr("adduser", "--send-as", &u.send_as, &u.n_send_as, v))
-				goto out;
-		} else if (missing) {
-			say("adduser: %s needs a value", argv[i]);
+		bool fwd = true;
+		v = opt_value(argc, argv, &i, "--forward", &missing);
+		if (v == NULL && !missing) {
+			fwd = false;
+			v = opt_value(argc, argv, &i, "--send-as", &missing);
+		}
+		if (missing) {
+			say("adduser: %s needs an address", argv[i]);
 			goto out;
+		} else if (v != NULL) {
+			if (!(fwd ? add_addr("adduser", "--forward", &u.forward,
+			    &u.n_forward, v) : add_addr("adduser", "--send-as",
+			    &u.send_as, &u.n_send_as, v)))
+				goto out;
 		} else if (strcmp(argv[i], "--require-tls") == 0) {
 			u.require_tls = true;
 		} else if (strcmp(argv[i], "--password-stdin") == 0) {

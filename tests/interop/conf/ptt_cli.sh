@@ -54,6 +54,8 @@ echo 'x-secret-123' | "$PTT" adduser carol --password-stdin > "$WORK/e3" 2>&1
 [ $? = 2 ] && grep -q 'at least one --forward' "$WORK/e3"; ok $? "adduser without --forward refused"
 echo 'x-secret-123' | "$PTT" adduser Carol/x --forward c@x.example --password-stdin > "$WORK/e4" 2>&1
 [ $? = 2 ] && grep -q 'bad user name' "$WORK/e4"; ok $? "bad user name refused"
+"$PTT" adduser carol --forward > "$WORK/e4b" 2>&1 </dev/null
+[ $? = 2 ] && grep -q -- '--forward needs an address' "$WORK/e4b"; ok $? "--forward without an address refused"
 echo 'short' | "$PTT" adduser carol --forward c@x.example --password-stdin > "$WORK/e5" 2>&1
 [ $? = 2 ] && grep -q 'shorter than' "$WORK/e5"; ok $? "short password refused"
 "$PTT" adduser carol --forward c@x.example < /dev/null > "$WORK/e6" 2>&1 </dev/null
