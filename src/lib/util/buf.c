@@ -44,7 +44,8 @@ buf_steal(struct buf *b, size_t *lenp)
 
 	if (lenp)
 		*lenp = b->len;
-	buf_init(b, b->max);
+	b->data = NULL;
+	b->len = b->cap = 0;
 	return p;
 }
 

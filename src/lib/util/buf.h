@@ -8,7 +8,8 @@
  * max == 0 means no limit beyond memory.
  *
  * Ownership: the buf owns data; buf_free() releases it, buf_steal() hands
- * it to the caller (caller frees).
+ * it to the caller (caller frees) and leaves the buf released, as after
+ * buf_free(): buf_init() it again before reuse (buf_free() is harmless).
  */
 #ifndef PTT_UTIL_BUF_H
 #define PTT_UTIL_BUF_H
@@ -29,7 +30,7 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);		/* len = 0, err = 0; keeps memory */
-char *buf_steal(struct buf *b, size_t *lenp);	/* caller frees; b is reset */
+char *buf_steal(struct buf *b, size_t *lenp);	/* caller frees; b is released */
 
 int buf_add(struct buf *b, const void *p, size_t n);
 int buf_addc(struct buf *b, char c);

@@ -31,8 +31,10 @@ main(void)
 	is_int(n, 2, "steal returns the length");
 	is_str(p, "1,", "steal returns the bytes");
 	free(p);
-	is_int(b.len, 0, "stolen buffer is reset");
+	ok(b.len == 0 && b.data == NULL, "a stolen buffer is released");
 	buf_free(&b);
+	buf_free(&b);
+	ok(b.data == NULL, "freeing twice is harmless");
 
 	buf_init(&b, 8);
 	is_int(buf_adds(&b, "12345678"), 0, "fills up to max");
