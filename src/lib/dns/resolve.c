@@ -871,6 +871,31 @@ static const struct resolver_ops ub_ops = {
 	.free = ub_free,
 };
 
+/* "v4:port" and "[v6]:port" to unbound's "addr@port"; others as given. */
+static const char *
+ub_addr(const char *in, char *out, size_t outlen)
+{
+	const char *colon = strchr(in, ':');
+
+	if (strchr(in, '@') != NULL)
+		return in;
+	if (in[0] == '[') {
+		const char *end = strchr(in, ']');
+
+		if (end == NULL || (end[1] != '\0' && end[1] != ':'))
+			return in;
+		snprintf(out, outlen, "%.*s%s%s", (int)(end - in - 1), in + 1,
+		    end[1] ? "@" : "", end[1] ? end + 2 : "");
+		return out;
+	}
+	if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+		snprintf(out, outlen, "%.*s@%s", (int)(colon - in), in,
+		    colon + 1);
+		return out;
+	}
+	return in;
+}
+
 struct resolver *
 resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
     const char **errp)
@@ -879,6 +904,7 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 	struct ub_backend *ub;
 	struct ub_ctx *ctx;
 	const char *err = NULL;
+	char abuf[INET6_ADDRSTRLEN + 16];
 
 	if (o == NULL)
 		o = &none;
@@ -892,7 +918,8 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 		err = "do-not-query-localhost refused";
 	if (err == NULL && o->config_file && ub_ctx_config(ctx, o->config_file) != 0)
 		err = "cannot read the unbound config file";
-	if (err == NULL && o->forward && ub_ctx_set_fwd(ctx, o->forward) != 0)
+	if (err == NULL && o->forward &&
+	    ub_ctx_set_fwd(ctx, ub_addr(o->forward, abuf, sizeof(abuf))) != 0)
 		err = "bad forward address";
 	if (err == NULL && o->tls && ub_ctx_set_tls(ctx, 1) != 0)
 		err = "cannot enable DNS over TLS";
@@ -901,7 +928,8 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 		const char *const *z = o->stub_zones ? o->stub_zones : root;
 
 		for (; err == NULL && *z != NULL; z++)
-			if (ub_ctx_set_stub(ctx, *z, o->stub, 0) != 0)
+			if (ub_ctx_set_stub(ctx, *z, ub_addr(o->stub, abuf,
+			    sizeof(abuf)), 0) != 0)
 				err = "bad stub zone or address";
 	}
 	if (err == NULL && o->trust_anchor && ub_ctx_add_ta(ctx, o->trust_anchor) != 0)

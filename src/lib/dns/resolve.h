@@ -109,10 +109,11 @@ struct dns_query;
 
 /* Options of the libunbound backend; every field may be zero/NULL. */
 struct resolver_opts {
-	const char *forward;	/* "host[@port]": forward all queries there
+	/* Addresses: "addr", "addr@port", "v4:port" or "[v6]:port". */
+	const char *forward;	/* forward all queries there
 				 * (a recursive resolver, e.g. the local
 				 * Unbound daemon) */
-	const char *stub;	/* "host[@port]": an authoritative server
+	const char *stub;	/* an authoritative server
 				 * (tests, demo) for stub_zones */
 	const char *const *stub_zones;	/* NULL-terminated zone names served
 				 * by stub; NULL: { "." }. List the zones

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -41,7 +42,85 @@ static const char *zone[] = {
 	"_25._tcp.a.example.test. 300 IN TLSA 3 1 1 00112233",
 	"10.2.0.192.in-addr.arpa. 300 IN PTR a.example.test.",
 	"nullmx.test. 300 IN MX 0 .",
+	"forged.example.test. 300 IN TXT \"real\"",
 };
+
+/* DNSSEC: "test." is signed with this key when a query sets DO. */
+static ldns_key_list *keys;
+static ldns_rr *dnskey;
+
+static void
+make_key(void)
+{
+	ldns_key *k = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	uint32_t now = (uint32_t)time(NULL);
+
+	if (k == NULL)
+		fatal("cannot make a DNSSEC key");
+	ldns_key_set_pubkey_owner(k, ldns_dname_new_frm_str("test."));
+	ldns_key_set_flags(k, 257);
+	ldns_key_set_inception(k, now - 3600);
+	ldns_key_set_expiration(k, now + 86400);
+	keys = ldns_key_list_new();
+	ldns_key_list_push_key(keys, k);
+	dnskey = ldns_key2rr(k);
+	ldns_key_set_keytag(k, ldns_calc_keytag(dnskey));
+}
+
+/* Append RRSIGs for every RRset of the answer section. The RRset of
+ * forged.example.test gets the signature of different data (bogus). */
+static void
+sign_answer(ldns_pkt *resp)
+{
+	ldns_rr_list *ans = ldns_pkt_answer(resp);
+	size_t n = ldns_rr_list_rr_count(ans);
+
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ans, i);
+		ldns_rr_list *set, *sigs;
+		bool first = true;
+
+		for (size_t k = 0; k < i; k++) {
+			ldns_rr *o = ldns_rr_list_rr(ans, k);
+
+			if (ldns_rr_get_type(o) == ldns_rr_get_type(rr) &&
+			    ldns_dname_compare(ldns_rr_owner(o),
+			    ldns_rr_owner(rr)) == 0)
+				first = false;
+		}
+		if (!first || ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG)
+			continue;
+		set = ldns_rr_list_new();
+		for (size_t k = i; k < n; k++) {
+			ldns_rr *o = ldns_rr_list_rr(ans, k);
+
+			if (ldns_rr_get_type(o) == ldns_rr_get_type(rr) &&
+			    ldns_dname_compare(ldns_rr_owner(o),
+			    ldns_rr_owner(rr)) == 0)
+				ldns_rr_list_push_rr(set, ldns_rr_clone(o));
+		}
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_TXT) {
+			char *owner = ldns_rdf2str(ldns_rr_owner(rr));
+
+			if (strcmp(owner, "forged.example.test.") == 0) {
+				ldns_rr *fake = NULL;
+
+				ldns_rr_new_frm_str(&fake, "forged.example.test. "
+				    "300 IN TXT \"other\"", 0, NULL, NULL);
+				ldns_rr_list_deep_free(set);
+				set = ldns_rr_list_new();
+				ldns_rr_list_push_rr(set, fake);
+			}
+			free(owner);
+		}
+		sigs = ldns_sign_public(set, keys);
+		for (size_t k = 0; sigs && k < ldns_rr_list_rr_count(sigs); k++)
+			ldns_pkt_push_rr(resp, LDNS_SECTION_ANSWER,
+			    ldns_rr_clone(ldns_rr_list_rr(sigs, k)));
+		ldns_rr_list_deep_free(sigs);
+		ldns_rr_list_deep_free(set);
+	}
+}
 
 static void
 add(ldns_pkt *resp, ldns_pkt_section sec, const char *text)
@@ -61,6 +140,10 @@ answer(ldns_pkt *resp, const char *qname, ldns_rr_type qtype)
 	char target[256];
 
 	snprintf(target, sizeof(target), "%s", qname);
+	if (qtype == LDNS_RR_TYPE_DNSKEY && strcasecmp(qname, "test.") == 0) {
+		ldns_pkt_push_rr(resp, LDNS_SECTION_ANSWER, ldns_rr_clone(dnskey));
+		return LDNS_RCODE_NOERROR;
+	}
 	for (int hop = 0; hop < 2; hop++) {
 		bool cname = false;
 
@@ -125,6 +208,11 @@ srv_cb(evutil_socket_t fd, short what, void *arg)
 	else
 		ldns_pkt_set_rcode(resp, answer(resp, qname,
 		    ldns_rr_get_type(question)));
+	if (ldns_pkt_edns_do(q)) {
+		sign_answer(resp);
+		ldns_pkt_set_edns_udp_size(resp, 1232);
+		ldns_pkt_set_edns_do(resp, true);
+	}
 	if (ldns_pkt2wire(&wire, resp, &wlen) == LDNS_STATUS_OK)
 		sendto(fd, wire, wlen, 0, (struct sockaddr *)&ss, sl);
 	free(wire);
@@ -203,7 +291,8 @@ main(void)
 	evutil_make_socket_nonblocking(srv_fd);
 	ev = event_new(base, srv_fd, EV_READ | EV_PERSIST, srv_cb, NULL);
 	event_add(ev, NULL);
-	snprintf(stub, sizeof(stub), "127.0.0.1@%u", ntohs(sin.sin_port));
+	snprintf(stub, sizeof(stub), "127.0.0.1:%u", ntohs(sin.sin_port));
+	make_key();
 	cfd = mkstemp(conf);
 	if (cfd < 0)
 		fatal("mkstemp");
@@ -286,6 +375,41 @@ main(void)
 	    strcmp(res->why, "timeout") == 0, "no answer: TEMPFAIL (timeout)");
 	resolver_free(r);
 
+	/* Forwarding (to the same server), address as addr@port. */
+	{
+		struct resolver_opts o = { .forward = NULL, .config_file = conf,
+		    .allow_localhost = true };
+		char fwd[64];
+		const char *err = NULL;
+
+		snprintf(fwd, sizeof(fwd), "127.0.0.1@%u", ntohs(sin.sin_port));
+		o.forward = fwd;
+		r = resolver_unbound_new(base, &o, &err);
+		ok(r != NULL, "forwarding resolver");
+		res = ask(r, "a.example.test", DNS_T_A);
+		ok(res->status == DNS_OK && res->n == 1, "answer through a forwarder");
+		resolver_free(r);
+	}
+
+	/* The zone signed, the DNSKEY as trust anchor: secure; a signature
+	 * over other data: bogus, and no data. */
+	{
+		char *ta = ldns_rr2str(dnskey);
+
+		r = make(stub, conf, ta, 5000);
+		res = ask(r, "example.test", DNS_T_TXT);
+		ok(res->status == DNS_OK && res->sec == DNS_SEC_SECURE &&
+		    res->n == 2, "signed answer validated: SECURE");
+		res = ask(r, "a.example.test", DNS_T_AAAA);
+		ok(res->status == DNS_OK && res->sec == DNS_SEC_SECURE,
+		    "AAAA: SECURE");
+		res = ask(r, "forged.example.test", DNS_T_TXT);
+		ok(res->status == DNS_BOGUS && res->n == 0 && res->txt == NULL,
+		    "bad signature: BOGUS without data");
+		resolver_free(r);
+		free(ta);
+	}
+
 	/* A trust anchor the unsigned zone cannot satisfy: bogus, no data. */
 	r = make(stub, conf, "test. 3600 IN DS 12345 13 2 "
 	    "0000000000000000000000000000000000000000000000000000000000000000",
@@ -297,6 +421,8 @@ main(void)
 	resolver_free(r);
 
 	dns_result_free(g.res);
+	ldns_key_list_free(keys);
+	ldns_rr_free(dnskey);
 	unlink(conf);
 	event_free(ev);
 	close(srv_fd);
