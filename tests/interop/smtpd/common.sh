@@ -22,10 +22,18 @@ start_sink() {
 }
 # count_msgs NAME: files in the sink's directory.
 count_msgs() { find "$WORK/$1.out" -name '*.eml' | wc -l; }
-# stop_sink NAME: SIGTERM and wait for a clean exit.
+# stop_sink NAME: SIGTERM, wait for the exit; fails when it hangs or a
+# sanitizer (ASan/UBSan/LSan builds) reported anything.
 stop_sink() {
 	local pid; pid=$(cat "$WORK/$1.pid")
 	kill -TERM "$pid" 2>/dev/null
-	local i; for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+	local i; for i in $(seq 100); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			sleep 0.1
+			! grep -qE 'Sanitizer|runtime error' "$WORK/$1.log"
+			return
+		fi
+		sleep 0.05
+	done
 	return 1
 }
