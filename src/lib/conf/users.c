@@ -462,6 +462,7 @@ user_format(const struct user *u)
 		buf_adds(&b, "require_tls = yes\n");
 	format_list(&b, "send_as", u->send_as, u->n_send_as);
 	s = buf_steal(&b, NULL);
+	buf_free(&b);	/* whatever buf_steal leaves behind */
 	return s;
 }
 
