@@ -603,8 +603,11 @@ command(struct smtp_session *s, size_t len)
 		break;
 	case SMTP_V_BDAT:
 		if (!(session_ext(s) & SMTP_EXT_CHUNKING) || !s->esmtp) {
-			/* not offered: we cannot know the chunk is coming */
-			session_reply_status(s, SMTP_ST_NOT_IMPL);
+			/* not offered, but the size parsed: skip the chunk to
+			 * stay in sync, then refuse */
+			s->bdat_status = SMTP_ST_NOT_IMPL;
+			s->bdat_left = s->cmd.bdat_size;
+			s->phase = PH_BDAT;
 			break;
 		}
 		cmd_bdat(s);

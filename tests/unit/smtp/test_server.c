@@ -752,6 +752,30 @@ t_big(void)
 	disconnect_client();
 }
 
+static void
+t_ext_disable(void)
+{
+	struct smtp_server_config cfg = { .ext_disable = SMTP_EXT_ENHANCED |
+		SMTP_EXT_CHUNKING | SMTP_EXT_DSN | SMTP_EXT_SMTPUTF8 };
+	const char *r;
+
+	new_server(&cfg);
+	connect_client(false);
+	replies(1, 2000);
+	sends("MAIL FROM:<a@b.test>\r\n");
+	is_str(replies(1, 2000), "503 Send EHLO or HELO first\r\n", "no enhanced codes when disabled");
+	sends("EHLO c.test\r\n");
+	r = replies(1, 2000);
+	ok(!strstr(r, "CHUNKING") && !strstr(r, "BINARYMIME") && !strstr(r, "DSN") &&
+	    !strstr(r, "SMTPUTF8") && !strstr(r, "ENHANCED") && strstr(r, "PIPELINING"),
+	    "disabled extensions not listed");
+	sends("MAIL FROM:<a@b.test> RET=FULL\r\nBDAT 1\r\nx");
+	is_str(codes(replies(2, 2000)), "555 502", "their parameters and commands refused");
+	sends("HELO c.test\r\nMAIL FROM:<a@b.test> SIZE=10\r\n");
+	is_str(codes(replies(2, 2000)), "250 555", "no ESMTP parameters after HELO");
+	disconnect_client();
+}
+
 static int shut_done;
 static void on_done(void *arg) { (void)arg; shut_done = 1; }
 
@@ -804,6 +828,7 @@ main(void)
 	t_auth();
 	t_starttls();
 	t_limits();
+	t_ext_disable();
 	t_big();
 	t_shutdown();
 	smtp_server_free(srv);
