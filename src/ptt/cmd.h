@@ -58,6 +58,7 @@ int cmd_adduser(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_deluser(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_passwd(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_users(const struct ptt_ctx *ctx, int argc, char **argv);
+int cmd_check(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_certs(const struct ptt_ctx *ctx, int argc, char **argv);
 
 #endif

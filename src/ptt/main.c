@@ -34,6 +34,9 @@ static const struct command {
 	{ "passwd", cmd_passwd, "NAME [--password-stdin]",
 	  "set a user's password" },
 	{ "users", cmd_users, "", "list users, their forwards and policy" },
+	{ "check", cmd_check, "[COMMIT]",
+	  "validate ptt.conf's global part and every users/ file of a commit "
+	  "(default: the head)" },
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },

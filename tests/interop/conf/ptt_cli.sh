@@ -110,11 +110,19 @@ ok $? "--config and --state options"
 env -u PTT_CONFIG "$PTT" --config "$WORK/none" users > "$WORK/e8" 2>&1
 [ $? = 1 ] && grep -q "$WORK/none" "$WORK/e8"; ok $? "missing repository named: $(head -1 "$WORK/e8")"
 
+"$PTT" check > "$WORK/check.out" 2>&1
+[ $? = 0 ] && grep -q 'ptt.conf and 2 users check' "$WORK/check.out"; ok $? "ptt check: $(cat "$WORK/check.out")"
 # a hand-edited bad users file is reported with its line
 printf 'password = hunter2\nforward = x@y.example\n' > "$PTT_CONFIG/users/eve"
 git -C "$PTT_CONFIG" add users/eve && git -C "$PTT_CONFIG" -c user.name=t -c user.email=t@x commit -qm eve
 "$PTT" users > "$WORK/e9" 2>&1
 [ $? = 1 ] && grep -q 'users/eve:1' "$WORK/e9"; ok $? "bad users file reported: $(head -1 "$WORK/e9")"
+"$PTT" check > "$WORK/e9b" 2>&1
+[ $? = 1 ] && grep -q 'users/eve:1' "$WORK/e9b"; ok $? "ptt check refuses the commit"
+"$PTT" check "$(git -C "$PTT_CONFIG" rev-parse HEAD~1)" > /dev/null 2>&1
+ok $? "ptt check of the commit before it passes"
+"$PTT" check HEAD > /dev/null 2>&1
+[ $? = 2 ]; ok $? "ptt check wants a full commit id"
 
 # certificates: nothing to do when fresh; a world-readable key is refused
 "$PTT" certs > "$WORK/certs.out" 2>&1
