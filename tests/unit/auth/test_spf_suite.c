@@ -2,7 +2,8 @@
  * test_spf_suite.c - the OpenSPF RFC 7208 test suite through ptt's SPF.
  *
  * Reads spf-rfc7208.txt (made by spf_suite_convert.py from the YAML that
- * Debian's python3-spf ships): for each scenario a fake DNS is loaded with
+ * Debian's python3-spf ships; spf-rfc4408.txt likewise from the RFC 4408
+ * edition, whose cases allow the RFC 7208 results): for each scenario a fake DNS is loaded with
  * the scenario's zone data, and each case's result must be one of those
  * the suite allows; where the suite gives an explanation, ptt's must match
  * (with "DEFAULT" standing for no explanation, as in the suite's driver).
@@ -76,6 +77,7 @@ int
 main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "spf-rfc7208.txt";
+	int want = argc > 2 ? atoi(argv[2]) : 1;
 	FILE *fp = fopen(path, "r");
 	struct event_base *base = event_base_new();
 	struct resolver *r = NULL;
@@ -157,7 +159,7 @@ main(int argc, char **argv)
 	fclose(fp);
 	resolver_free(r);
 	event_base_free(base);
-	printf("# RFC 7208 suite: %d of %d cases pass\n", npass, ntests);
-	ok(ntests >= 200, "the suite has its %d cases", ntests);
+	printf("# %s: %d of %d cases pass\n", path, npass, ntests);
+	is_int(ntests, want, "every case of the suite ran");
 	return tap_done();
 }
