@@ -196,10 +196,11 @@ answer(struct smtp_session *s, int code, const char *ecode, const char *text)
 	s->pending = PEND_NONE;
 	evtimer_del(s->hook_timer);
 	if (code < 200 || code > 599) {
+		const struct smtp_status_reply *r = smtp_status_reply(SMTP_ST_LOCAL_ERROR);
 		log_err(s->id, "hook answered with invalid code %d", code);
-		code = 451;
-		ecode = "4.3.0";
-		text = "Local error in processing";
+		code = r->code;
+		ecode = r->ecode;
+		text = r->text;
 	}
 	s->depth++;
 	session_hook_answer(s, p, code, ecode, text);

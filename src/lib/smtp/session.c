@@ -195,9 +195,11 @@ call_hook(struct smtp_session *s, enum pending p)
 	default: none = true;
 	}
 	if (none) {	/* the defaults: accept, but never authenticate */
-		if (p == PEND_AUTH)
-			session_hook_answer(s, p, 535, "5.7.8", "Authentication credentials invalid");
-		else
+		if (p == PEND_AUTH) {
+			const struct smtp_status_reply *r =
+			    smtp_status_reply(SMTP_ST_AUTH_FAILED);
+			session_hook_answer(s, p, r->code, r->ecode, r->text);
+		} else
 			session_hook_answer(s, p, 250, NULL, "OK");
 		return;
 	}
