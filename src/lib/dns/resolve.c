@@ -923,15 +923,14 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 		err = "bad forward address";
 	if (err == NULL && o->tls && ub_ctx_set_tls(ctx, 1) != 0)
 		err = "cannot enable DNS over TLS";
-	if (err == NULL && o->stub) {
-		static const char *const root[] = { ".", NULL };
-		const char *const *z = o->stub_zones ? o->stub_zones : root;
-
-		for (; err == NULL && *z != NULL; z++)
-			if (ub_ctx_set_stub(ctx, *z, ub_addr(o->stub, abuf,
-			    sizeof(abuf)), 0) != 0)
-				err = "bad stub zone or address";
-	}
+	if (err == NULL && o->stub && o->stub_zones == NULL &&
+	    ub_ctx_set_fwd(ctx, ub_addr(o->stub, abuf, sizeof(abuf))) != 0)
+		err = "bad stub address";
+	for (const char *const *z = o->stub ? o->stub_zones : NULL;
+	    err == NULL && z != NULL && *z != NULL; z++)
+		if (ub_ctx_set_stub(ctx, *z, ub_addr(o->stub, abuf,
+		    sizeof(abuf)), 0) != 0)
+			err = "bad stub zone or address";
 	if (err == NULL && o->trust_anchor && ub_ctx_add_ta(ctx, o->trust_anchor) != 0)
 		err = "bad trust anchor";
 	if (err == NULL && o->trust_anchor_file &&

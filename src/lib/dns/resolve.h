@@ -113,13 +113,16 @@ struct resolver_opts {
 	const char *forward;	/* forward all queries there
 				 * (a recursive resolver, e.g. the local
 				 * Unbound daemon) */
-	const char *stub;	/* an authoritative server
-				 * (tests, demo) for stub_zones */
+	const char *stub;	/* an authoritative server (tests, demo)
+				 * for stub_zones */
 	const char *const *stub_zones;	/* NULL-terminated zone names served
-				 * by stub; NULL: { "." }. List the zones
-				 * themselves, with "." last as a safety
-				 * net: a stub for "." alone makes unbound
-				 * prime the root from it. */
+				 * by stub, e.g. { "example.test.", "." }
+				 * ("." last keeps other names off the real
+				 * roots). NULL: every name is sent to stub
+				 * as to a forwarder (libunbound cannot use
+				 * a stub for "." alone: it primes the root
+				 * from it, which an authoritative server
+				 * refuses). */
 	const char *trust_anchor;	/* a DS or DNSKEY RR in text form */
 	const char *trust_anchor_file;	/* zone-file format anchors */
 	const char *config_file;	/* an unbound.conf fragment, read with

@@ -310,7 +310,9 @@ main(void)
 
 	{
 		const char *err = NULL;
-		struct resolver_opts bad = { .stub = "not an address" };
+		static const char *const z[] = { "test.", NULL };
+		struct resolver_opts bad = { .stub = "not an address",
+		    .stub_zones = z };
 		struct resolver *none = resolver_unbound_new(base, &bad, &err);
 
 		ok(none == NULL && err != NULL, "a bad stub address is refused: %s",
@@ -374,6 +376,19 @@ main(void)
 	ok(res->status == DNS_TEMPFAIL && res->why &&
 	    strcmp(res->why, "timeout") == 0, "no answer: TEMPFAIL (timeout)");
 	resolver_free(r);
+
+	/* A stub without zone names (as the relay configures it). */
+	{
+		struct resolver_opts o = { .stub = stub, .config_file = conf,
+		    .allow_localhost = true };
+		const char *err = NULL;
+
+		r = resolver_unbound_new(base, &o, &err);
+		res = ask(r, "example.test", DNS_T_MX);
+		ok(res->status == DNS_OK && res->n == 2,
+		    "stub without stub_zones answers");
+		resolver_free(r);
+	}
 
 	/* Forwarding (to the same server), address as addr@port. */
 	{
