@@ -204,6 +204,11 @@ answer(struct smtp_session *s, int code, const char *ecode, const char *text)
 	}
 	s->depth++;
 	session_hook_answer(s, p, code, ecode, text);
+	if (code == 421) {	/* RFC 5321 3.8: 421 closes the channel */
+		log_info(s->id, "closing after a 421 from the %s hook",
+		    p == PEND_CONNECT ? "connect" : smtp_verb_name(s->cmd.verb));
+		session_close(s);
+	}
 	if (!s->processing && s->phase != PH_CLOSED)
 		session_process(s);
 	update_read(s);

@@ -18,7 +18,7 @@
  * refuses with the hook's code, enhanced code and text. When connect,
  * helo, auth or data accept, the engine sends its own reply (greeting,
  * EHLO list, 235, 354); mail, rcpt and message replies carry the hook's
- * text.
+ * text. A 421 answer closes the session after the reply (RFC 5321 3.8).
  * If the peer goes away while a hook is pending, the session stays
  * allocated (smtp_session_closed() turns true) until the hook answers.
  *

@@ -78,6 +78,10 @@ h_rcpt(struct smtp_session *s, const struct smtp_path *to,
 		deferred = s;	/* answer later, from the test */
 		return;
 	}
+	if (strncmp(to->addr, "bye@", 4) == 0) {
+		smtp_session_reply(s, 421, "4.3.2", "shutting down");
+		return;
+	}
 	if (strncmp(to->addr, "bad@", 4) == 0) {
 		smtp_session_reply(s, 550, "5.1.1", "No such user");
 		return;
@@ -417,6 +421,12 @@ t_pipelining(void)
 	is_str(codes(r), "250", "message accepted");
 	is_str(last_msg, "Subject: t\r\n\r\nbody\r\n", "message bytes");
 	is_str(last_proto, "ESMTP", "proto keyword");
+	sends("MAIL FROM:<a@b.test>\r\nRCPT TO:<bye@b.test>\r\nNOOP\r\n");
+	r = replies(3, 1000);
+	is_str(codes(r), "250 421", "a hook's 421 ends the session");
+	ok(eof_seen || (replies(1, 300), eof_seen), "closed after the hook's 421");
+	disconnect_client();
+	session();
 
 	/* async answer after the client has gone */
 	deferred = NULL;
