@@ -1224,6 +1224,16 @@ handle_reply(struct smtp_client *c, const struct smtp_reply *r)
 	char s[300];
 
 	log_debug(c->id, "< %s", smtp_reply_str(r, s, sizeof(s)));
+	if (c->pend_n == 0 && c->phase == P_TXN && c->feeding) {
+		/* the server answered before the end of the message (a
+		 * 552 or 554 mid-DATA): that is the final word; the stream
+		 * is out of step, so the connection is given up */
+		log_info(c->id, "reply before the end of the message: %s", s);
+		c->feeding = false;
+		close_conn(c);
+		txn_done(c, r);
+		return;
+	}
 	if (c->pend_n == 0) {
 		if (r->code == 421) {
 			/* the server is going away while we are idle */

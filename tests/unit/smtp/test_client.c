@@ -48,6 +48,7 @@ struct fake {
 	bool no_tls;		/* after STARTTLS, answer the handshake with
 				 * plaintext */
 	bool tls_started;
+	const char *data_abort;	/* reply to the first DATA line, stop reading */
 };
 
 static void
@@ -221,6 +222,12 @@ fake_read(struct bufferevent *bev, void *arg)
 		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF_STRICT);
 		if (line == NULL)
 			return;
+		if (f->in_data && f->data_abort != NULL) {
+			fake_reply(f, f->data_abort);
+			bufferevent_disable(bev, EV_READ);
+			free(line);
+			return;
+		}
 		if (f->in_data) {
 			if (strcmp(line, ".") == 0) {
 				f->in_data = false;
@@ -709,6 +716,34 @@ test_helo_bdat_local(void)
 }
 
 static void
+test_early_reply(void)
+{
+	struct fake f;
+	struct smtp_client_opts o = { .id = "T8" };
+	struct smtp_txn_rcpt rc = { "a@x", 0, NULL };
+	size_t len = 40000 * 100, i;
+	char *big = malloc(len);
+	struct smtp_txn t = { .from = "s@x", .rcpt = &rc, .nrcpt = 1, .msg = big,
+	    .len = len };
+	struct run run;
+
+	for (i = 0; i < len; i += 100) {
+		memset(big + i, 'x', 98);
+		memcpy(big + i + 98, "\r\n", 2);
+	}
+	fake_init(&f);
+	f.ehlo = EHLO_PLAIN;	/* no SIZE: the client must try */
+	f.data_abort = "554 5.3.4 Message too big for system";
+	run_session(&f, &o, &t, 1, &run, NULL);
+	is_int(run.nres, 1, "reply during DATA: one result");
+	is_int(run.out[0], SMTP_OUT_PERM, "554 during DATA: permanent");
+	is_int(run.code[0], 554, "554 during DATA: the server's reply kept");
+	is_int(run.rcode[0][0], 554, "554 during DATA: given to the recipient");
+	fake_free(&f);
+	free(big);
+}
+
+static void
 test_args(void)
 {
 	struct event_base *base = event_base_new();
@@ -787,6 +822,7 @@ main(void)
 	test_close_and_timeout();
 	test_starttls_policy();
 	test_helo_bdat_local();
+	test_early_reply();
 	test_args();
 	test_bad_txn();
 	return tap_done();
