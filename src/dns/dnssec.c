@@ -43,8 +43,11 @@ dnssec_keys_load(const char *state_dir, const char *zone, bool create,
 	ldns_status s;
 
 	*out = NULL;
-	if ((size_t)snprintf(path, sizeof(path), "%s/K%s.private", state_dir,
-	    zone) >= sizeof(path)) {
+	size_t zl = strlen(zone);
+	if (zl > 1 && zone[zl - 1] == '.')
+		zl--;		/* Kexample.test.private */
+	if ((size_t)snprintf(path, sizeof(path), "%s/K%.*s.private", state_dir,
+	    (int)zl, zone) >= sizeof(path)) {
 		snprintf(err, errlen, "state path too long");
 		return PTT_EINVAL;
 	}

@@ -3,7 +3,7 @@
  * = algorithm 13, RFC 6605).
  *
  * One combined signing key (flags 257) per zone, kept in the state
- * directory as K<zone>.private (ldns' private key format, mode 0600,
+ * directory as K<zone>.private, zone without its final dot (ldns' private key format, mode 0600,
  * directory 0700), created on first use. The DS (RFC 4034 5, SHA-256 digest)
  * is what a parent or a validator's trust anchor needs.
  * Trusts: the state directory is ours.

@@ -147,6 +147,33 @@ zone_check(const ldns_rdf *origin, const ldns_rr_list *rrs, char *err,
 	return 0;
 }
 
+/* The line of the first record text at or after offset pos: ldns' own
+ * line counter is off by one around directives and comments. */
+static int
+line_at(FILE *f, long pos)
+{
+	int line = 1, c;
+	long off = 0;
+	bool content = false;
+
+	if (fseek(f, 0, SEEK_SET) != 0)
+		return 0;
+	while ((c = getc(f)) != EOF) {
+		if (off++ >= pos) {
+			if (c == ';')
+				content = false;
+			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+				return line;
+			if (c == ';')
+				while ((c = getc(f)) != EOF && c != '\n')
+					;
+		}
+		if (c == '\n')
+			line++;
+	}
+	return content ? line : line - 1;
+}
+
 int
 zone_parse(const char *name, FILE *f, const char *fname, bool strip_dnssec,
     ldns_rr_list **out, char *err, size_t errlen)
@@ -168,7 +195,7 @@ zone_parse(const char *name, FILE *f, const char *fname, bool strip_dnssec,
 	rrs = ldns_rr_list_new();
 	while (!feof(f)) {
 		ldns_rr *rr = NULL;
-		int before = line;
+		long pos = ftell(f);
 		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &cur_origin,
 		    &prev, &line);
 
@@ -178,7 +205,7 @@ zone_parse(const char *name, FILE *f, const char *fname, bool strip_dnssec,
 			continue;
 		if (st == LDNS_STATUS_SYNTAX_INCLUDE) {
 			snprintf(err, errlen, "%s:%d: $INCLUDE is not allowed",
-			    fname, line);
+			    fname, line_at(f, pos));
 			ret = PTT_EINVAL;
 			break;
 		}
@@ -188,8 +215,7 @@ zone_parse(const char *name, FILE *f, const char *fname, bool strip_dnssec,
 			if (feof(f) && rr == NULL &&
 			    st == LDNS_STATUS_SYNTAX_ERR)
 				break;
-			snprintf(err, errlen, "%s:%d: %s", fname,
-			    line > before ? line : before,
+			snprintf(err, errlen, "%s:%d: %s", fname, line_at(f, pos),
 			    ldns_get_errorstr_by_id(st));
 			ret = PTT_EINVAL;
 			break;
@@ -198,7 +224,8 @@ zone_parse(const char *name, FILE *f, const char *fname, bool strip_dnssec,
 		    (ldns_dname_compare(ldns_rr_owner(rr), origin) != 0 &&
 		    !ldns_dname_is_subdomain(ldns_rr_owner(rr), origin))) {
 			char *s = ldns_rdf2str(ldns_rr_owner(rr));
-			snprintf(err, errlen, "%s:%d: %s: %s", fname, line, s,
+			snprintf(err, errlen, "%s:%d: %s: %s", fname,
+			    line_at(f, pos), s,
 			    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ?
 			    "class is not IN" : "outside the zone");
 			free(s);
