@@ -38,6 +38,7 @@
 #define MAX_NAMES	10	/* 4.6.4: MX and PTR names per term */
 #define DOMAIN_MAX	253	/* 7.3 */
 #define EXPLAIN_MAX	1000
+#define EXPAND_MAX	65536	/* a domain-spec before the 253 cut */
 #define MAX_TERMS	256	/* in one record, far above any real one */
 
 enum term_kind {
@@ -938,8 +939,10 @@ expand_domain(struct run *run, const char *domain, const char *sender,
 	size_t off = 0;
 	int ret;
 
-	buf_init(&b, 0);
+	buf_init(&b, EXPAND_MAX);
 	ret = expand(&m, spec, len, false, &b, NULL, NULL);
+	if (ret == 0 && buf_error(&b))
+		ret = PTT_EINVAL;	/* absurdly long: a broken record */
 	if (ret != 0) {
 		buf_free(&b);
 		return ret;

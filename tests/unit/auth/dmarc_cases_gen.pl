@@ -5,7 +5,7 @@
 #
 #   perl dmarc_cases_gen.pl > dmarc-cases.txt
 #
-# Each case publishes a few TXT records (a stub resolver answers
+# Each case publishes a few TXT records (a scripted resolver answers
 # Mail::DMARC from the same data the C test loads into the fake DNS) and
 # gives the From domain, the SPF result and domain and the passing DKIM d=
 # domains. Cases are drawn with a fixed seed: aligned and not, strict and
@@ -27,7 +27,7 @@ use warnings;
 use Mail::DMARC::PurePerl;
 use Net::DNS;
 
-package StubResolver;
+package ScriptedResolver;
 sub new { my ($c, $zone) = @_; return bless { zone => $zone }, $c; }
 sub _packet {
     my ($self, $name, $type) = @_;
@@ -103,7 +103,7 @@ for my $n (1 .. 400) {
     for (1 .. int(rand(3))) { push @dkim, pick($from, $org, "sel.$org", $other); }
 
     my $d = Mail::DMARC::PurePerl->new;
-    $d->set_resolver(StubResolver->new(\%zone));
+    $d->set_resolver(ScriptedResolver->new(\%zone));
     $d->source_ip('192.0.2.9');
     $d->envelope_to('example.net');
     $d->envelope_from($spf_dom);
