@@ -56,6 +56,17 @@ git -C "$G/config.git" show main:users/alice | grep -q '^password = \$argon2id\$
 [ -d "$PTT_STATE/cache/config.git" ] && [ "$(stat -c %a "$PTT_STATE/cache/config.git")" = 700 ]
 ok $? "the clone is cached in the state directory (0700)"
 
+# a long-running reader (like submission or mx) hot-reloads over SSH
+PROBE=$PTT_BUILD/tests/interop/conf/reload_probe
+coproc PRB { "$PROBE" "$URL" "$WORK/probe-cache" "$G/client" "$FP" 2>&1; }
+CLEANUP+=("kill $PRB_PID")
+ask() { echo "$1" >&"${PRB[1]}"; read -r -t 30 REPLY <&"${PRB[0]}"; echo "$REPLY"; }
+R=$(ask reload); [ "$R" = "changed=1 users=1" ]; ok $? "reader loads the users: $R"
+R=$(ask reload); [ "$R" = "changed=0 users=1" ]; ok $? "nothing new, nothing reloaded: $R"
+R=$(ask "verify alice alice-secret-1"); [ "$R" = yes ]; ok $? "alice's password verifies in the reader"
+R=$(ask "verify alice wrong-password"); [ "$R" = no ]; ok $? "a wrong password does not"
+R=$(ask "verify nobody alice-secret-1"); [ "$R" = no ]; ok $? "an unknown user does not"
+
 # a wrong pin is refused, and nothing is pushed
 echo 'x-secret-123' | PTT_HOST_KEY=$WRONG "$PTT" adduser mallory --forward m@evil.example --password-stdin > "$WORK/e1" 2>&1
 [ $? = 1 ] && grep -q 'does not match the pinned key' "$WORK/e1"; ok $? "wrong pinned host key refused: $(head -1 "$WORK/e1")"
@@ -81,9 +92,13 @@ git -C "$WORK/wc" add users/bob && git -C "$WORK/wc" commit -qm "add bob by hand
 ok $? "git push of users/bob"
 "$PTT" users > "$WORK/u2" 2>&1
 grep -q '^bob' "$WORK/u2"; ok $? "ptt fetched the new commit: bob listed"
+R=$(ask reload); [ "$R" = "changed=1 users=2" ]; ok $? "the reader picks up the pushed commit: $R"
+R=$(ask "verify bob alice-secret-1"); [ "$R" = yes ]; ok $? "bob's password verifies without a restart"
 "$PTT" deluser alice > /dev/null 2>&1
 ok $? "deluser alice on top of the pushed commit"
 [ "$(bare_count)" = 4 ]; ok $? "remote has four commits"
+R=$(ask reload); [ "$R" = "changed=1 users=1" ]; ok $? "the reader drops alice: $R"
+R=$(ask "verify alice alice-secret-1"); [ "$R" = no ]; ok $? "alice can no longer log in"
 git -C "$G/config.git" log --format=%s main > "$WORK/log"
 diag "$(tr '\n' '|' < "$WORK/log")"
 [ "$(head -1 "$WORK/log")" = "deluser alice" ]; ok $? "latest is deluser alice"
