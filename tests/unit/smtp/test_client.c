@@ -688,6 +688,23 @@ test_helo_bdat_local(void)
 	fake_free(&f);
 
 	fake_init(&f);
+	f.ehlo = "250-x\r\n250 SMTPUTF8\r\n";
+	run_session(&f, &o, &tu, 1, &run, NULL);
+	is_int(run.out[0], SMTP_OUT_OK, "UTF-8 address with SMTPUTF8: sent");
+	ok(strstr(f.log.data, "MAIL FROM:<j\xc3\xb6rg@x> SMTPUTF8") != NULL,
+	    "MAIL carries SMTPUTF8");
+	fake_free(&f);
+
+	fake_init(&f);
+	f.ehlo = "250-x\r\n250 REQUIRETLS\r\n";
+	tu.from = "s@x";
+	tu.requiretls = true;
+	run_session(&f, &o, &tu, 1, &run, NULL);
+	is_int(run.out[0], SMTP_OUT_PERM, "REQUIRETLS without TLS: refused");
+	ok(strstr(f.log.data, "MAIL") == NULL, "REQUIRETLS: nothing sent");
+	fake_free(&f);
+
+	fake_init(&f);
 	f.ehlo = "250-x\r\n250 SIZE 1000\r\n";
 	memset(big, 'a', sizeof(big));
 	t.msg = big;
