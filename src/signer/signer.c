@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +36,7 @@
 #include "dns/update.h"
 #include "mail/addr.h"
 #include "mail/hdr.h"
-#include "smtp/client.h"
+#include "smtp/hop.h"
 #include "smtp/server.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -110,21 +109,7 @@ struct signer {
 	struct smtp_server *srv;
 	struct dkey *keys;
 	size_t nkeys;
-	struct smtp_client **idle;
-	size_t nidle;
-	int stopping;
-};
-
-/* One message on its way to the relay. */
-struct job {
-	struct signer *sg;
-	struct smtp_session *s;
-	struct buf msg;
-	struct smtp_txn txn;
-	struct smtp_txn_rcpt *rcpt;
-	char **orcpt;
-	char *from;
-	struct smtp_client *c;
+	struct hop *relay;
 };
 
 static bool
@@ -316,164 +301,14 @@ load_keys(struct signer *sg)
 		fatal("no selectors configured");
 }
 
-/* ---- relay connections ---- */
-
-static void job_free(struct job *j);
-
-static void
-relay_done(struct smtp_client *c, const struct smtp_result *res, void *arg)
-{
-	struct job *j = arg;
-	struct signer *sg = j->sg;
-	size_t refused = res->nrcpt - res->naccepted;
-
-	j->c = NULL;
-	if (res->outcome == SMTP_OUT_OK && refused == 0) {
-		smtp_session_reply(j->s, 250, "2.0.0", "%s",
-		    res->reply.text.len ? res->reply.text.data : "queued by the relay");
-	} else if (res->outcome == SMTP_OUT_OK) {
-		/* Some recipients were taken, some not: ask for a retry
-		 * rather than drop the others (duplicates beat loss). */
-		log_warn(smtp_session_id(j->s), "relay refused %zu of %zu "
-		    "recipients", refused, res->nrcpt);
-		smtp_session_reply(j->s, 451, "4.3.0",
-		    "the relay refused some recipients; try again");
-	} else if (res->outcome == SMTP_OUT_PERM && res->reply.code >= 500) {
-		smtp_session_reply(j->s, res->reply.code, NULL, "relay: %s",
-		    res->reply.text.data);
-	} else {
-		log_warn(smtp_session_id(j->s), "relay: %s %s",
-		    smtp_reason_name(res->reason), res->reply.text.data);
-		smtp_session_reply(j->s, 451, "4.4.0",
-		    "relay unavailable; try again later");
-	}
-	if (smtp_client_alive(c) && sg->nidle < (size_t)sg->cfg.pool &&
-	    !sg->stopping)
-		sg->idle[sg->nidle++] = c;
-	else
-		smtp_client_quit(c, NULL, NULL);
-	job_free(j);
-}
-
-static void
-send_job(struct job *j)
-{
-	if (smtp_client_send(j->c, &j->txn, relay_done, j) != 0) {
-		smtp_client_free(j->c);
-		j->c = NULL;
-		smtp_session_reply(j->s, 451, "4.3.0", "cannot hand over to the relay");
-		job_free(j);
-	}
-}
-
-static void
-relay_ready(struct smtp_client *c, const struct smtp_result *res, void *arg)
-{
-	struct job *j = arg;
-
-	if (res->outcome != SMTP_OUT_OK) {
-		log_err(smtp_session_id(j->s), "relay %s: %s %s",
-		    j->sg->cfg.relay, smtp_reason_name(res->reason),
-		    res->reply.text.data);
-		smtp_client_free(c);
-		j->c = NULL;
-		smtp_session_reply(j->s, 451, "4.4.1",
-		    "relay unavailable; try again later");
-		job_free(j);
-		return;
-	}
-	send_job(j);
-}
-
-static void
-to_relay(struct job *j)
-{
-	struct signer *sg = j->sg;
-	struct smtp_client_opts o;
-	char host[256], port[32];
-	struct sockaddr_storage ss;
-	socklen_t sl = 0;
-
-	while (sg->nidle > 0) {
-		struct smtp_client *c = sg->idle[--sg->nidle];
-		if (smtp_client_alive(c)) {
-			j->c = c;
-			send_job(j);
-			return;
-		}
-		smtp_client_free(c);
-	}
-	memset(&o, 0, sizeof(o));
-	o.id = smtp_session_id(j->s);
-	o.helo = "signer.internal";
-	o.tls = SMTP_TLS_VERIFIED;
-	o.implicit_tls = sg->cfg.relay_implicit_tls;
-	o.ssl_ctx = sg->cli_tls;
-	o.sni = sg->cfg.relay_name;
-	o.tls_cache_key = sg->cfg.relay;
-	j->c = smtp_client_new(sg->base, &o);
-	if (net_split_hostport(sg->cfg.relay, host, sizeof(host), port,
-	    sizeof(port)) == 0) {
-		struct addrinfo hints, *ai = NULL;
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-		if (getaddrinfo(host, port, &hints, &ai) == 0) {
-			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-			sl = ai->ai_addrlen;
-			freeaddrinfo(ai);
-		}
-	}
-	if (sl == 0 || smtp_client_connect(j->c, (struct sockaddr *)&ss, sl,
-	    relay_ready, j) != 0) {
-		smtp_client_free(j->c);
-		j->c = NULL;
-		smtp_session_reply(j->s, 451, "4.3.0", "cannot reach the relay");
-		job_free(j);
-	}
-}
-
-static void
-job_free(struct job *j)
-{
-	for (size_t i = 0; i < j->txn.nrcpt; i++) {
-		free((char *)j->rcpt[i].addr);
-		free(j->orcpt[i]);
-	}
-	free(j->rcpt);
-	free(j->orcpt);
-	free(j->from);
-	free((char *)j->txn.envid);
-	buf_free(&j->msg);
-	free(j);
-}
-
 /* ---- the server side ---- */
 
 static bool
 on_tls(struct smtp_session *s, SSL *ssl)
 {
 	struct signer *sg = smtp_server_arg(smtp_session_server(s));
-	char why[256];
-	const char *p = sg->cfg.allowed_peers;
 
-	/* The peer must carry one of the allowed service names. */
-	while (p && *p) {
-		char name[256];
-		size_t n;
-		p += strspn(p, " \t,");
-		n = strcspn(p, " \t,");
-		if (n == 0 || n >= sizeof(name))
-			break;
-		memcpy(name, p, n);
-		name[n] = '\0';
-		p += n;
-		if (tls_check_peer(ssl, name, NULL, why, sizeof(why)) == 0)
-			return true;
-	}
-	log_warn(smtp_session_id(s), "refused peer %s: not one of %s",
-	    smtp_session_info(s)->peer_addr, sg->cfg.allowed_peers);
-	return false;
+	return hop_peer_allowed(s, ssl, sg->cfg.allowed_peers);
 }
 
 static void
@@ -482,8 +317,9 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 {
 	struct signer *sg = smtp_server_arg(smtp_session_server(s));
 	struct mail_hdr h;
+	struct buf sigs;
 	char *author = NULL, err[256];
-	struct job *j;
+	size_t n = 0;
 	int r;
 
 	mail_hdr_parse(&h, msg, len, NULL);
@@ -499,10 +335,7 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 		free(author);
 		return;
 	}
-	j = xcalloc(1, sizeof(*j));
-	j->sg = sg;
-	j->s = s;
-	buf_init(&j->msg, 0);
+	buf_init(&sigs, 0);
 	for (size_t i = 0; i < sg->nkeys; i++) {
 		struct dkim_sign ds;
 		if (strcasecmp(sg->keys[i].domain, author) != 0)
@@ -514,46 +347,22 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 		ds.now = time(NULL);
 		ds.expire = (long)sg->cfg.expire;
 		ds.hc = ds.bc = MAIL_CANON_RELAXED;
-		if (dkim_sign(&ds, (const char *)msg, len, &j->msg, err,
+		if (dkim_sign(&ds, (const char *)msg, len, &sigs, err,
 		    sizeof(err)) != 0) {
 			log_err(smtp_session_id(s), "%s", err);
 			smtp_session_reply(s, 554, "5.6.0", "cannot sign: %s", err);
 			free(author);
-			job_free(j);
+			buf_free(&sigs);
 			return;
 		}
+		n++;
 	}
+	log_info(smtp_session_id(s), "signed from=<%s> nrcpt=%zu size=%zu "
+	    "d=%s signatures=%zu", env->from.null ? "" : env->from.addr,
+	    env->nrcpt, len + sigs.len, author, n);
 	free(author);
-	buf_add(&j->msg, msg, len);
-
-	j->from = xstrdup(env->from.null ? "" : env->from.addr);
-	j->rcpt = xcalloc(env->nrcpt, sizeof(*j->rcpt));
-	j->orcpt = xcalloc(env->nrcpt, sizeof(*j->orcpt));
-	for (size_t i = 0; i < env->nrcpt; i++) {
-		const struct smtp_rcpt_params *rp = &env->rcpt[i].params;
-		j->rcpt[i].addr = xstrdup(env->rcpt[i].path.addr);
-		j->rcpt[i].notify = rp->notify;
-		if (rp->orcpt[0]) {
-			size_t n = strlen(rp->orcpt) + 1;
-			j->orcpt[i] = xmalloc(n);
-			if (smtp_xtext_decode(rp->orcpt, n - 1, j->orcpt[i], n) < 0) {
-				free(j->orcpt[i]);
-				j->orcpt[i] = NULL;
-			}
-			j->rcpt[i].orcpt = j->orcpt[i];
-		}
-	}
-	j->txn.from = j->from;
-	j->txn.rcpt = j->rcpt;
-	j->txn.nrcpt = env->nrcpt;
-	j->txn.msg = j->msg.data;
-	j->txn.len = j->msg.len;
-	j->txn.ret = env->mail.ret;
-	j->txn.envid = env->mail.envid[0] ? xstrdup(env->mail.envid) : NULL;
-	j->txn.smtputf8 = env->mail.smtputf8;
-	log_info(smtp_session_id(s), "signed from=<%s> nrcpt=%zu size=%zu",
-	    j->from, env->nrcpt, j->msg.len);
-	to_relay(j);
+	hop_forward(sg->relay, s, env, &sigs, msg, len);
+	buf_free(&sigs);
 }
 
 /* ---- main ---- */
@@ -571,9 +380,7 @@ on_stop(void *arg)
 {
 	struct signer *sg = arg;
 
-	sg->stopping = 1;
-	while (sg->nidle > 0)
-		smtp_client_quit(sg->idle[--sg->nidle], NULL, NULL);
+	hop_drain(sg->relay);
 	smtp_server_shutdown(sg->srv, stopped, sg);
 }
 
@@ -643,7 +450,18 @@ main(int argc, char **argv)
 	if ((sg.cli_tls = tls_client_ctx(&to, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	load_keys(&sg);
-	sg.idle = xcalloc((size_t)sg.cfg.pool + 1, sizeof(*sg.idle));
+	{
+		struct hop_opts ho;
+		memset(&ho, 0, sizeof(ho));
+		ho.addr = sg.cfg.relay;
+		ho.name = sg.cfg.relay_name;
+		ho.helo = "signer.internal";
+		ho.implicit_tls = sg.cfg.relay_implicit_tls;
+		ho.tls = sg.cli_tls;
+		ho.pool = (unsigned)sg.cfg.pool;
+		if ((sg.relay = hop_new(sg.base, &ho, err, sizeof(err))) == NULL)
+			fatal("relay: %s", err);
+	}
 
 	memset(&sc, 0, sizeof(sc));
 	sc.hostname = "signer.internal";
@@ -685,7 +503,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sg.nkeys; i++)
 		EVP_PKEY_free(sg.keys[i].pkey);
 	free(sg.keys);
-	free(sg.idle);
+	hop_free(sg.relay);
 	SSL_CTX_free(sg.srv_tls);
 	SSL_CTX_free(sg.cli_tls);
 	param_free(params, &sg.cfg);
