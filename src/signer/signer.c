@@ -18,7 +18,6 @@
  * port, after keys and certificates are loaded.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,58 +383,19 @@ on_stop(void *arg)
 	smtp_server_shutdown(sg->srv, stopped, sg);
 }
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: ptt-signer [-c ptt.conf] [-o name=value]... "
-	    "[--defaults]\n");
-	exit(2);
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "defaults", no_argument, NULL, 'D' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct signer sg;
 	struct smtp_server_config sc;
 	struct smtp_hooks hooks;
 	struct tls_opts to;
 	char err[512];
-	const char *conf = NULL;
-	int ch, fd;
+	int fd;
 
 	log_init(argv[0]);
 	memset(&sg, 0, sizeof(sg));
-	if (param_defaults(params, &sg.cfg, err, sizeof(err)) != 0)
-		panic("%s", err);
-	/* Options are applied after the file, so collect them first. */
-	char **sets = xcalloc((size_t)argc, sizeof(*sets));
-	int nsets = 0;
-	while ((ch = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': conf = optarg; break;
-		case 'o': sets[nsets++] = optarg; break;
-		case 'D':
-			param_print(params, &sg.cfg, stdout, true);
-			return 0;
-		default: usage();
-		}
-	}
-	if (conf != NULL && param_load(params, &sg.cfg, conf, "signer", err,
-	    sizeof(err)) != 0)
-		fatal("%s", err);
-	for (int i = 0; i < nsets; i++) {
-		char *eq = strchr(sets[i], '=');
-		if (eq == NULL)
-			fatal("-o %s: expected name=value", sets[i]);
-		*eq = '\0';
-		if (param_set(params, &sg.cfg, sets[i], eq + 1, err, sizeof(err)) != 0)
-			fatal("-o %s: %s", sets[i], err);
-	}
-	free(sets);
+	param_main(params, &sg.cfg, "signer", argc, argv);
 	if (sg.cfg.cert == NULL || sg.cfg.key == NULL || sg.cfg.ca == NULL)
 		fatal("cert, key and ca are required (mutual TLS only)");
 

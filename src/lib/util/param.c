@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdint.h>
@@ -334,4 +335,60 @@ param_free(const struct param *tab, void *obj)
 			free(*FIELD(obj, tab, char *));
 			*FIELD(obj, tab, char *) = NULL;
 		}
+}
+
+void
+param_main(const struct param *tab, void *obj, const char *section, int argc,
+    char **argv)
+{
+	static const struct option longopts[] = {
+		{ "defaults", no_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *file = NULL;
+	char **sets = xcalloc((size_t)argc + 1, sizeof(*sets));
+	char err[512];
+	int ch, nsets = 0, defaults = 0;
+
+	if (param_defaults(tab, obj, err, sizeof(err)) != 0)
+		panic("%s", err);
+	while ((ch = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'o': sets[nsets++] = optarg; break;
+		case 'D': defaults = 1; break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	if (defaults) {
+		param_print(tab, obj, stdout, true);
+		exit(0);
+	}
+	if (file != NULL && param_load(tab, obj, file, section, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", argv[0], err);
+		exit(2);
+	}
+	for (int i = 0; i < nsets; i++) {
+		char *eq = strchr(sets[i], '=');
+		if (eq == NULL) {
+			fprintf(stderr, "%s: -o %s: expected name=value\n",
+			    argv[0], sets[i]);
+			exit(2);
+		}
+		*eq = '\0';
+		if (param_set(tab, obj, sets[i], eq + 1, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: -o %s: %s\n", argv[0], sets[i], err);
+			exit(2);
+		}
+		*eq = '=';
+	}
+	free(sets);
+	return;
+usage:
+	fprintf(stderr, "usage: %s [-c ptt.conf] [-o name=value]... "
+	    "[--defaults]\n", argv[0]);
+	exit(2);
 }

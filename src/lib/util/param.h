@@ -58,6 +58,16 @@ int param_load_mem(const struct param *tab, void *obj, const char *text,
 void param_print(const struct param *tab, const void *obj, FILE *f, bool docs);
 /* Release STR values. */
 void param_free(const struct param *tab, void *obj);
+/*
+ * A daemon's command line, the same for every ptt daemon:
+ *   -c FILE        read section `section` of FILE (ptt.conf syntax)
+ *   -o NAME=VALUE  set one parameter (repeatable; after the file)
+ *   --defaults     print every parameter with its documentation, exit 0
+ * Defaults are applied first. Any error is printed with usage and exits 2.
+ */
+void param_main(const struct param *tab, void *obj, const char *section,
+    int argc, char **argv);
+
 /* Look a parameter up by name, or NULL. */
 const struct param *param_find(const struct param *tab, const char *name);
 

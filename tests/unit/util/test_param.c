@@ -2,6 +2,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util/err.h"
 #include "util/param.h"
@@ -92,5 +94,42 @@ main(void)
 	is_int(param_load(tab, &c, "/nonexistent/ptt.conf", "mx", err, sizeof(err)), PTT_EIO, "missing file");
 	param_free(tab, &c);
 	ok(c.hostname == NULL, "free releases strings");
+
+	/* param_main: file section, then -o overrides; errors exit 2. */
+	{
+		FILE *cf = fopen("test_param.conf", "w");
+		fputs("[mx]\nmax_rcpt = 9\ntimeout = 1m\n", cf);
+		fclose(cf);
+		char *argv1[] = { "d", "-c", "test_param.conf", "-o", "max_rcpt=42", NULL };
+		char *argv2[] = { "d", "-o", "max_rcpt=0", NULL };
+		char *argv3[] = { "d", "extra", NULL };
+		int st;
+		pid_t pid;
+
+		fflush(stdout);
+		if ((pid = fork()) == 0) {
+			param_main(tab, &c, "mx", 5, argv1);
+			_exit(c.max_rcpt == 42 && c.timeout == 60 ? 0 : 1);
+		}
+		waitpid(pid, &st, 0);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "param_main: the file, then -o");
+		if ((pid = fork()) == 0) {
+			if (freopen("/dev/null", "w", stderr) == NULL)
+				_exit(3);
+			param_main(tab, &c, "mx", 3, argv2);
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		is_int(WEXITSTATUS(st), 2, "param_main: a bad value exits 2");
+		if ((pid = fork()) == 0) {
+			if (freopen("/dev/null", "w", stderr) == NULL)
+				_exit(3);
+			param_main(tab, &c, "mx", 2, argv3);
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		is_int(WEXITSTATUS(st), 2, "param_main: a stray argument exits 2");
+		unlink("test_param.conf");
+	}
 	return tap_done();
 }
