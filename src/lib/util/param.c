@@ -378,12 +378,12 @@ param_main(const struct param *tab, void *obj, const char *section, int argc,
 			    argv[0], sets[i]);
 			exit(2);
 		}
-		*eq = '\0';
-		if (param_set(tab, obj, sets[i], eq + 1, err, sizeof(err)) != 0) {
+		char *name = xstrndup(sets[i], (size_t)(eq - sets[i]));
+		if (param_set(tab, obj, name, eq + 1, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s: -o %s: %s\n", argv[0], sets[i], err);
 			exit(2);
 		}
-		*eq = '=';
+		free(name);
 	}
 	free(sets);
 	return;
