@@ -646,6 +646,38 @@ users_lookup(const struct users_db *db, const char *name)
 	return bsearch(&key, db->u, db->n, sizeof(*db->u), user_cmp);
 }
 
+int
+users_login_name(const char *login, size_t len, const char *domain,
+    char out[USER_NAME_MAX + 1])
+{
+	const char *at = memchr(login, '@', len);
+	size_t n = at != NULL ? (size_t)(at - login) : len, i;
+
+	out[0] = '\0';
+	if (at != NULL) {
+		size_t dlen = len - n - 1;
+		if (domain == NULL || dlen != strlen(domain) ||
+		    strncasecmp(at + 1, domain, dlen) != 0)
+			return PTT_ENOENT;
+	}
+	if (n == 0 || n > USER_NAME_MAX)
+		return PTT_ENOENT;
+	for (i = 0; i < n; i++) {
+		char c = login[i];
+		if (c == '\0') {
+			out[0] = '\0';
+			return PTT_ENOENT;
+		}
+		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	out[n] = '\0';
+	if (!user_name_valid(out)) {
+		out[0] = '\0';
+		return PTT_ENOENT;
+	}
+	return 0;
+}
+
 /* A hash of a random password with the current parameters, made once. */
 static const char *
 dummy_hash(void)

@@ -113,6 +113,17 @@ const struct user *users_at(const struct users_db *db, size_t i);
 const struct user *users_lookup(const struct users_db *db, const char *name);
 
 /*
+ * The user name for a login identity as a client gives it (the SASL
+ * authentication identity): "alice" or "alice@DOMAIN" (the domain compared
+ * ASCII case-insensitively; domain NULL accepts no domain part), ASCII
+ * lowercased into out. 0, or PTT_ENOENT when it cannot name a user: out is
+ * then "", and callers still call users_verify_password(db, out, ...) so
+ * that the time spent does not tell a bad name from a bad password.
+ */
+int users_login_name(const char *login, size_t len, const char *domain,
+    char out[USER_NAME_MAX + 1]);
+
+/*
  * Check a password. Returns true only when the user exists and the
  * password matches. An unknown user is verified against a dummy hash of
  * the same parameters, so the time taken does not tell whether the name

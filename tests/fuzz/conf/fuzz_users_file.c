@@ -2,7 +2,8 @@
  * fuzz_users_file.c - libFuzzer harness for the users-file parser
  * (conf/users.h): any bytes must parse or fail cleanly; what parses must
  * format and parse back to the same user, and passwd's rewrite of its
- * password line must keep it valid. Also drives addr_valid().
+ * password line must keep it valid. Also drives addr_valid() and
+ * users_login_name().
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,7 +35,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct user u, back;
 	char err[256], *text;
 
+	char login[USER_NAME_MAX + 1];
+
 	(void)addr_valid((const char *)data, size);
+	if (users_login_name((const char *)data, size, "example.org", login) == 0 &&
+	    !user_name_valid(login))
+		abort();
 	if (user_parse(&u, "fuzz", (const char *)data, size, err, sizeof(err)) != 0)
 		return 0;
 	if (u.n_forward == 0 || u.password == NULL)

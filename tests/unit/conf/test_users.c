@@ -251,9 +251,29 @@ test_db(void)
 	ok(r != 0 && db == NULL && strstr(err, "users/alice"), "one bad file fails the load: %s", err);
 }
 
+static void
+test_login(void)
+{
+	char out[USER_NAME_MAX + 1];
+
+	ok(users_login_name("alice", 5, "example.org", out) == 0 &&
+	    strcmp(out, "alice") == 0, "login alice");
+	ok(users_login_name("Alice@Example.ORG", 17, "example.org", out) == 0 &&
+	    strcmp(out, "alice") == 0, "login Alice@Example.ORG");
+	ok(users_login_name("alice@other.org", 15, "example.org", out) != 0 &&
+	    out[0] == '\0', "other domain refused");
+	ok(users_login_name("alice@example.org", 17, NULL, out) != 0,
+	    "no domain accepted when none is configured");
+	ok(users_login_name("al\0ce", 6, NULL, out) != 0, "NUL refused");
+	ok(users_login_name("../x", 4, NULL, out) != 0, "path refused");
+	ok(users_login_name("@example.org", 12, "example.org", out) != 0, "empty name refused");
+	ok(users_login_name("a@b@example.org", 15, "example.org", out) != 0, "two @ refused");
+}
+
 int
 main(void)
 {
+	test_login();
 	test_hashing();
 	test_names_addrs();
 	test_parse();
