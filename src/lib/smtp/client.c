@@ -554,6 +554,10 @@ start_tls(struct smtp_client *c)
 		    tls_errstr(e, sizeof(e)));
 		return;
 	}
+	/* one context serves every policy: below "verified" a certificate
+	 * that does not verify must not stop the handshake */
+	if (c->policy != SMTP_TLS_VERIFIED)
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bev = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
@@ -615,6 +619,9 @@ tls_done(struct smtp_client *c)
 	else
 		sendf(c, C_EHLO, 0, "EHLO %s", c->helo);
 	update_timeouts(c);
+	/* a greeting decrypted together with the end of the handshake */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		read_cb(c->bev, c);
 }
 
 /* ---- session setup ---- */
@@ -968,7 +975,12 @@ txn_reply(struct smtp_client *c, struct pend p, const struct smtp_reply *r)
 	switch (p.cmd) {
 	case C_RSET:
 		if (cls != 2) {
-			fail_reply(c, r);
+			/* the server is confused, not the message: defer */
+			char rs[300];
+
+			smtp_reply_copy(&c->res.reply, r);
+			fail(c, SMTP_OUT_TEMP, SMTP_R_REPLY, NULL, "RSET refused: %s",
+			    smtp_reply_str(r, rs, sizeof(rs)));
 			return;
 		}
 		c->need_rset = false;

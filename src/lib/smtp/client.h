@@ -73,9 +73,12 @@ struct smtp_client_opts {
 	enum smtp_tls_policy tls;
 	bool implicit_tls;	/* TLS from the first byte (port 465) */
 	SSL_CTX *ssl_ctx;	/* needed for any TLS; the caller keeps it alive
-				 * for the session's life. For VERIFIED it must
-				 * verify (tls_opts.verify_peer) unless pin is
-				 * set; a client certificate in it gives mTLS */
+				 * for the session's life. One context serves
+				 * every policy: below VERIFIED the session does
+				 * not verify whatever the context says; for
+				 * VERIFIED it needs the CAs (tls_opts.ca_file)
+				 * unless pin is set. A client certificate in it
+				 * gives mutual TLS */
 	const char *sni;	/* server name for SNI and, unless verify_name,
 				 * for verification (copied) */
 	const char *verify_name; /* name or IP the certificate must carry */
