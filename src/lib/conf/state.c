@@ -55,12 +55,14 @@ state_init(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "bad state directory name");
 		return PTT_EINVAL;
 	}
-	/* Parents are created 0700 too; existing parents are left alone. */
+	/* Missing parents are created 0755 (like /var/lib/ptt, which also
+	 * holds the configuration repository); existing ones are left alone.
+	 * Only the state directory itself is 0700. */
 	for (i = 1; i < n; i++) {
 		if (path[i] != '/')
 			continue;
 		path[i] = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
 			snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
 			return PTT_EIO;
 		}

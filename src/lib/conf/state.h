@@ -27,8 +27,8 @@
 
 #define STATE_SECRET_MAX (1024 * 1024)	/* largest secret read */
 
-/* Create the state directory (and parents) with mode 0700, or tighten an
- * existing one to 0700. 0 or PTT_EIO with the reason in err. */
+/* Create the state directory with mode 0700 (missing parents 0755), or
+ * tighten an existing one to 0700. 0 or PTT_EIO with the reason in err. */
 int state_init(const char *dir, char *err, size_t errlen);
 
 /* dir + "/" + rel into out. rel must be relative, without "." or ".."

@@ -30,6 +30,12 @@ main(void)
 	snprintf(dir, sizeof(dir), "%s/a/state", tmp);
 	is_int(state_init(dir, err, sizeof(err)), 0, "create state dir with parents");
 	is_int(mode_of(dir), 0700, "state dir is 0700");
+	snprintf(path, sizeof(path), "%s/a", tmp);
+	{
+		mode_t um = umask(0);
+		umask(um);
+		is_int(mode_of(path), 0755 & ~um, "a missing parent is made 0755 (less umask)");
+	}
 	chmod(dir, 0755);
 	is_int(state_init(dir, err, sizeof(err)), 0, "init an existing dir");
 	is_int(mode_of(dir), 0700, "existing dir tightened to 0700");
