@@ -467,6 +467,26 @@ parse_cidr(struct cur *c, int max)
 	return c->err ? -1 : (int)v;
 }
 
+/* dual-cidr-length = [ ip4-cidr-length ] [ "/" ip6-cidr-length ], as the
+ * whole of p[0..n), at least one of them present. */
+static bool
+dual_cidr(const uint8_t *p, size_t n, int *c4, int *c6)
+{
+	struct cur e;
+
+	cur_init(&e, p, n);
+	*c4 = *c6 = -1;
+	if (cur_peek(&e) == '/' && cur_peek_at(&e, 1) != '/')
+		*c4 = parse_cidr(&e, 32);
+	if (!e.err && cur_peek(&e) == '/') {
+		cur_skip(&e, 1);
+		*c6 = parse_cidr(&e, 128);
+		if (*c6 < 0)
+			return false;
+	}
+	return !e.err && cur_eof(&e) && (*c4 >= 0 || *c6 >= 0);
+}
+
 static int
 parse_term(const char *s, size_t n, struct term *t, char *err, size_t errlen)
 {
@@ -554,37 +574,16 @@ parse_term(const char *s, size_t n, struct term *t, char *err, size_t errlen)
 			goto bad;
 		break;
 	case T_A:
-	case T_MX: {
-		const uint8_t *end;
-
+	case T_MX:
 		if (cur_accept(&c, ':')) {
 			/* the domain-spec runs to the first "/" from which
 			 * the rest is a dual-cidr-length */
-			const uint8_t *p = c.p;
+			const uint8_t *p = c.p, *end = c.end;
+			int c4, c6;
 
-			end = c.end;
 			for (const uint8_t *q = p; q < c.end; q++) {
-				struct cur e;
-				int c4, c6 = -1;
-
-				if (*q != '/')
-					continue;
-				cur_init(&e, q, (size_t)(c.end - q));
-				if (q + 1 < c.end && q[1] == '/') {
-					cur_skip(&e, 1);
-					c6 = parse_cidr(&e, 128);
-					if (!e.err && cur_eof(&e) && c6 >= 0) {
-						end = q;
-						break;
-					}
-					continue;
-				}
-				c4 = parse_cidr(&e, 32);
-				if (!e.err && cur_peek(&e) == '/') {
-					cur_skip(&e, 1);
-					c6 = parse_cidr(&e, 128);
-				}
-				if (!e.err && cur_eof(&e) && c4 >= 0) {
+				if (*q == '/' && dual_cidr(q,
+				    (size_t)(c.end - q), &c4, &c6)) {
 					end = q;
 					break;
 				}
@@ -595,20 +594,10 @@ parse_term(const char *s, size_t n, struct term *t, char *err, size_t errlen)
 				goto bad;
 			c.p = end;
 		}
-		if (cur_eof(&c))
-			break;
-		if (cur_peek(&c) == '/' && cur_peek_at(&c, 1) != '/')
-			t->cidr4 = parse_cidr(&c, 32);
-		if (!c.err && cur_peek(&c) == '/') {
-			cur_skip(&c, 1);
-			t->cidr6 = parse_cidr(&c, 128);
-			if (t->cidr6 < 0)
-				goto bad;
-		}
-		if (c.err || !cur_eof(&c))
+		if (!cur_eof(&c) && !dual_cidr(c.p, cur_left(&c), &t->cidr4,
+		    &t->cidr6))
 			goto bad;
 		break;
-	}
 	case T_IP4: {
 		const uint8_t *start, *slash;
 
