@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -339,6 +340,16 @@ seccomp(const struct sandbox *sb, char *err, size_t errlen)
 		r = allow(ctx, net_listen_calls, NELEM(net_listen_calls));
 	if (r == 0 && (sb->groups & SB_PROC))
 		r = allow(ctx, proc_calls, NELEM(proc_calls));
+	if (r == 0 && (sb->groups & SB_THREADS)) {
+		/* Threads, not processes: clone only with CLONE_THREAD;
+		 * clone3 (whose flags seccomp cannot see) says ENOSYS and
+		 * glibc falls back to clone. */
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		    SCMP_SYS(clone3), 0) != 0)
+			r = PTT_EIO;
+	}
 	if (r == 0 && under_sanitizer())
 		r = allow(ctx, sanitizer_calls, NELEM(sanitizer_calls));
 	if (r != 0)

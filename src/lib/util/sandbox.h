@@ -35,6 +35,9 @@ enum {
 	SB_NET_CONNECT = 1 << 2, /* new sockets and outgoing connections */
 	SB_NET_LISTEN = 1 << 3,	/* new listening sockets */
 	SB_PROC = 1 << 4,	/* fork/exec/wait (pttd only) */
+	SB_THREADS = 1 << 5,	/* new threads (clone with CLONE_THREAD only);
+				 * create them after sandbox_enter so they
+				 * inherit its restrictions */
 };
 
 struct sandbox {

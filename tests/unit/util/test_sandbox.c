@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,6 +117,25 @@ make_socket(void *arg)
 {
 	socket(AF_INET, SOCK_STREAM, 0);
 	return 0;
+}
+
+static void *
+thread_fn(void *arg)
+{
+	return arg;
+}
+
+static int
+threads_not_forks(void *arg)
+{
+	pthread_t t;
+	void *ret = NULL;
+
+	if (pthread_create(&t, NULL, thread_fn, (void *)7) != 0 ||
+	    pthread_join(t, &ret) != 0 || ret != (void *)7)
+		return 1;
+	fork();		/* outside the allow-list: kills */
+	return 2;
 }
 
 static int
@@ -234,6 +254,15 @@ main(void)
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 159, "debug mode exits instead of dying silently");
 	ok(strstr(err, "refused system call socket") != NULL, "debug mode names the call: %.60s", err);
 	sb.debug = false;
+	sb.groups = SB_THREADS;
+	st = in_child(&sb, threads_not_forks, NULL, NULL, 0);
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer needs clone, so sanitizer builds allow it. */
+	ok(WIFEXITED(st) && WEXITSTATUS(st) == 2, "SB_THREADS: a thread starts (fork not checked under ASan)");
+#else
+	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "SB_THREADS: a thread starts, a fork kills");
+#endif
+	sb.groups = 0;
 	st = in_child(&sb, nnp, NULL, NULL, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 7, "no_new_privs is set");
 
