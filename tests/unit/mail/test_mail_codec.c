@@ -277,10 +277,25 @@ test_ew(void)
 	is_str(ew("=?=?=?=?utf-8?q?ok?=", &d), "=?=?=?ok", "nested starts");
 }
 
+static void
+test_names(void)
+{
+	size_t n = 0;
+
+	is_str(mail_defect_name(MAIL_D_LF_ONLY), "lf-only", "first defect name");
+	is_str(mail_defect_name(MAIL_D_BAD_ADDRESS), "bad-address", "last defect name");
+	is_str(mail_defect_name(3), "unknown", "not a single bit");
+	buf_reset(&b);
+	mail_utf8_sanitize("\xc3(\xe2\x82", 4, &b, &n);
+	is_int(n, 3, "three bad octets counted");
+	ok(mail_utf8_valid(b.data, b.len), "sanitized output is valid");
+}
+
 int
 main(void)
 {
 	buf_init(&b, 0);
+	test_names();
 	test_b64();
 	test_qp();
 	test_charset();
