@@ -830,6 +830,31 @@ add_xtext(struct evbuffer *out, const char *s)
 	}
 }
 
+/* utf-8-addr-xtext (RFC 6533 3): UTF-8 as it is; '+', '=', backslash, SP and
+ * controls as "\x{HH}". */
+static void
+add_utf8_xtext(struct evbuffer *out, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == '+' || *p == '=' ||
+		    *p == '\\')
+			evbuffer_add_printf(out, "\\x{%02X}", *p);
+		else
+			evbuffer_add(out, p, 1);
+	}
+}
+
+static bool
+has_8bit(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
 static void
 send_mail(struct smtp_client *c)
 {
@@ -887,10 +912,13 @@ send_rcpt(struct smtp_client *c, size_t i)
 			if (n & SMTP_NOTIFY_DELAY)
 				evbuffer_add_printf(out, "%sDELAY", sep);
 		}
-		if (rc->orcpt != NULL) {
-			evbuffer_add_printf(out, " ORCPT=%s;",
-			    c->txn.smtputf8 ? "utf-8" : "rfc822");
+		if (rc->orcpt != NULL && !has_8bit(rc->orcpt)) {
+			evbuffer_add_printf(out, " ORCPT=rfc822;");
 			add_xtext(out, rc->orcpt);
+		} else if (rc->orcpt != NULL &&
+		    (c->caps.flags & SMTP_CAP_SMTPUTF8)) {
+			evbuffer_add_printf(out, " ORCPT=utf-8;");
+			add_utf8_xtext(out, rc->orcpt);
 		}
 	}
 	evbuffer_add(out, "\r\n", 2);

@@ -695,6 +695,19 @@ test_helo_bdat_local(void)
 	    "MAIL carries SMTPUTF8");
 	fake_free(&f);
 
+	{
+		struct smtp_txn_rcpt ur = { "b@x", SMTP_NOTIFY_NEVER, "j\xc3\xb6rg+1@x" };
+		struct smtp_txn tx = { .from = "s@x", .rcpt = &ur, .nrcpt = 1,
+		    .msg = "x\r\n", .len = 3 };
+
+		fake_init(&f);
+		f.ehlo = "250-x\r\n250-DSN\r\n250 SMTPUTF8\r\n";
+		run_session(&f, &o, &tx, 1, &run, NULL);
+		ok(strstr(f.log.data, "RCPT TO:<b@x> NOTIFY=NEVER ORCPT=utf-8;j\xc3\xb6rg\\x{2B}1@x") != NULL,
+		    "UTF-8 ORCPT as utf-8-addr-xtext");
+		fake_free(&f);
+	}
+
 	fake_init(&f);
 	f.ehlo = "250-x\r\n250 REQUIRETLS\r\n";
 	tu.from = "s@x";
