@@ -215,6 +215,10 @@ smtp_client_id(const struct smtp_client *c)
 static void
 close_conn(struct smtp_client *c)
 {
+	/* TLS 1.3 tickets arrive after the handshake: remember the session
+	 * again now that they have */
+	if (c->ssl != NULL && c->tls && c->cache_key != NULL)
+		tls_client_save_session(c->ssl, c->cache_key);
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
 		c->bev = NULL;
