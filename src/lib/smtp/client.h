@@ -28,6 +28,8 @@
  *
  * Callbacks run from the event loop. Inside any callback the caller may
  * call smtp_client_send(), smtp_client_quit() or smtp_client_free().
+ * The process must ignore SIGPIPE (libevent writes to sockets with
+ * writev(); a peer that resets would otherwise kill it).
  */
 #ifndef PTT_SMTP_CLIENT_H
 #define PTT_SMTP_CLIENT_H
