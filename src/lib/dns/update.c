@@ -88,6 +88,10 @@ split_rr(const char *text, const ldns_rdf *origin, ldns_rdf **owner,
 		snprintf(err, errlen, "unexpected \"%s\"", p);
 		return PTT_EINVAL;
 	}
+	if (strcmp(name, "@") == 0) {	/* the zone apex */
+		*owner = ldns_rdf_clone(origin);
+		return 0;
+	}
 	*owner = ldns_dname_new_frm_str(name);
 	if (*owner == NULL) {
 		snprintf(err, errlen, "bad name %s", name);
