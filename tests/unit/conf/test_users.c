@@ -234,13 +234,20 @@ test_db(void)
 	ok(!users_verify_password(db, "alice", "wrong", 5), "alice wrong password");
 	ok(!users_verify_password(db, "nobody", "correct horse", 13), "unknown user fails");
 	ok(!users_verify_password(db, NULL, "x", 1), "NULL user fails");
-	/* the dummy hash is made on first use; time the second */
-	t0 = now();
-	users_verify_password(db, "alice", "wrong password", 14);
-	known = now() - t0;
-	t0 = now();
-	users_verify_password(db, "nobody", "wrong password", 14);
-	unknown = now() - t0;
+	/* the dummy hash is made on first use; then the best of three each,
+	 * so a busy machine does not make this flaky */
+	known = unknown = 1e9;
+	for (r = 0; r < 3; r++) {
+		double k, u;
+		t0 = now();
+		users_verify_password(db, "alice", "wrong password", 14);
+		k = now() - t0;
+		t0 = now();
+		users_verify_password(db, "nobody", "wrong password", 14);
+		u = now() - t0;
+		known = k < known ? k : known;
+		unknown = u < unknown ? u : unknown;
+	}
 	ok(unknown > known * 0.5 && unknown < known * 2.0,
 	    "unknown user costs about as much as a known one (%.3fs vs %.3fs)",
 	    unknown, known);
