@@ -40,13 +40,14 @@ usage(void)
 	    "training options: --suffix S (only files ending in S)\n"
 	    "  --algo lr|nb  --bits N (16-24)  --epochs N  --eta X  --lambda X\n"
 	    "  --spam-weight X  --alpha X  --seed N  --folds N  --target-fp X\n"
+	    "  --average N  --min-df N\n"
 	    "  --bigrams  --header-words  --no-normalize  --blocked-folds\n"
 	    "  --scores FILE (cv: each message's out-of-fold log-odds)\n");
 }
 
 enum {
 	O_HAM = 256, O_SPAM, O_SUFFIX, O_ALGO, O_BITS, O_EPOCHS, O_ETA, O_LAMBDA,
-	O_SW, O_ALPHA, O_SEED, O_FOLDS, O_TFP, O_NOBI, O_HW, O_NONORM, O_BLOCKED, O_SCORES
+	O_SW, O_ALPHA, O_SEED, O_FOLDS, O_TFP, O_NOBI, O_HW, O_NONORM, O_BLOCKED, O_SCORES, O_AVG, O_MINDF
 };
 
 static bool
@@ -85,6 +86,8 @@ parse(int argc, char **argv, struct args *a)
 		{ "no-normalize", no_argument, NULL, O_NONORM },
 		{ "blocked-folds", no_argument, NULL, O_BLOCKED },
 		{ "scores", required_argument, NULL, O_SCORES },
+		{ "average", required_argument, NULL, O_AVG },
+		{ "min-df", required_argument, NULL, O_MINDF },
 		{ "model", required_argument, NULL, 'm' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "reasons", no_argument, NULL, 'r' },
@@ -143,6 +146,14 @@ parse(int argc, char **argv, struct args *a)
 		case O_NONORM: a->o.normalize = false; break;
 		case O_BLOCKED: a->o.blocked = true; break;
 		case O_SCORES: a->scores = optarg; break;
+		case O_AVG:
+			if ((good = num(optarg, 1, 100, &v)))
+				a->o.average = (int)v;
+			break;
+		case O_MINDF:
+			if ((good = num(optarg, 1, 255, &v)))
+				a->o.min_df = (unsigned)v;
+			break;
 		case 'm': a->model = optarg; break;
 		case 'o': a->out = optarg; break;
 		case 'r': a->reasons = true; break;

@@ -35,7 +35,9 @@ spam_train_defaults(struct spam_train_opts *o)
 	o->alpha = 1.0;
 	o->seed = 0x7074742d7370616dULL;
 	o->folds = 5;
-	o->target_fp = 0.002;
+	o->target_fp = 0.003;
+	o->average = 1;
+	o->min_df = 1;
 }
 
 void
@@ -208,15 +210,15 @@ quantize(const double *w, size_t nw, struct spam_model *m)
 		m->w[i] = (int16_t)lrint(w[i] / m->scale);
 }
 
+/* One AdaGrad run over the examples in a seeded order, into w and *b. */
 static void
-fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
-    const struct spam_train_opts *o, struct spam_model *m)
+lr_run(const struct spam_set *s, const size_t *idx, size_t n,
+    const struct spam_train_opts *o, uint64_t seed, const uint8_t *rare,
+    uint32_t mask, double *w, double *g2, double *bp)
 {
-	size_t nw = (size_t)1 << o->bits, *order = xmemdup(idx, n * sizeof(*idx));
-	double *w = xcalloc(nw, sizeof(*w)), *g2 = xcalloc(nw, sizeof(*g2));
+	size_t *order = xmemdup(idx, n * sizeof(*idx));
 	double b = 0, gb2 = 0;
-	uint64_t st = o->seed | 1;
-	uint32_t mask = m->mask;
+	uint64_t st = seed | 1;
 
 	for (int ep = 0; ep < o->epochs; ep++) {
 		shuffle(order, n, &st);
@@ -235,8 +237,11 @@ fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
 				g *= o->spam_weight;
 			for (uint32_t j = 0; j < nh; j++) {
 				uint32_t a = h[j] & mask;
-				double gj = g * x + o->lambda * w[a];
+				double gj;
 
+				if (rare != NULL && rare[a])
+					continue;
+				gj = g * x + o->lambda * w[a];
 				g2[a] += gj * gj;
 				w[a] -= o->eta * gj / (sqrt(g2[a]) + 1e-8);
 			}
@@ -244,11 +249,57 @@ fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
 			b -= o->eta * g / (sqrt(gb2) + 1e-8);
 		}
 	}
-	quantize(w, nw, m);
-	m->bias = (float)b;
-	free(w);
-	free(g2);
+	*bp = b;
 	free(order);
+}
+
+/*
+ * Logistic regression: the average of o->average runs in differently
+ * seeded example orders (a linear model, so averaging the weights averages
+ * the log-odds), ignoring features seen in fewer than o->min_df messages.
+ */
+static void
+fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
+    const struct spam_train_opts *o, struct spam_model *m)
+{
+	size_t nw = (size_t)1 << o->bits;
+	double *w = xcalloc(nw, sizeof(*w)), *wr = xcalloc(nw, sizeof(*wr));
+	double *g2 = xcalloc(nw, sizeof(*g2)), bsum = 0;
+	uint8_t *rare = NULL;
+	uint32_t mask = m->mask;
+	int runs = o->average < 1 ? 1 : o->average;
+
+	if (o->min_df > 1) {
+		uint8_t *df = xcalloc(nw, 1);
+
+		for (size_t k = 0; k < n; k++)
+			for (uint32_t j = 0; j < s->nh[idx[k]]; j++) {
+				uint32_t a = s->h[idx[k]][j] & mask;
+
+				if (df[a] < 255)
+					df[a]++;
+			}
+		rare = df;
+		for (size_t a = 0; a < nw; a++)
+			rare[a] = df[a] < o->min_df;
+	}
+	for (int r = 0; r < runs; r++) {
+		double b;
+
+		memset(wr, 0, nw * sizeof(*wr));
+		memset(g2, 0, nw * sizeof(*g2));
+		lr_run(s, idx, n, o, o->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)r,
+		    rare, mask, wr, g2, &b);
+		for (size_t a = 0; a < nw; a++)
+			w[a] += wr[a] / runs;
+		bsum += b / runs;
+	}
+	quantize(w, nw, m);
+	m->bias = (float)bsum;
+	free(rare);
+	free(w);
+	free(wr);
+	free(g2);
 }
 
 static void

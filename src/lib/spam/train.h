@@ -45,6 +45,8 @@ struct spam_train_opts {
 	double lambda;		/* L2 strength */
 	double spam_weight;	/* loss weight of spam examples */
 	double alpha;		/* NB smoothing */
+	int average;		/* LR: runs averaged (differently seeded orders) */
+	unsigned min_df;	/* LR: ignore features in fewer messages */
 	uint64_t seed;
 	int folds;		/* cross-validation folds for the threshold */
 	bool blocked;		/* folds are contiguous blocks, not shuffled */
