@@ -502,10 +502,17 @@ password_needs_rehash(const char *hash)
 }
 
 /* The users database: users sorted by name. */
+#define TAG_LEN crypto_generichash_BYTES	/* 32 */
+
 struct users_db {
 	struct user *u;
 	size_t n;
 	char version[CONF_COMMIT_HEX];
+	/* users_verify_password_cached: per user, a keyed hash of the last
+	 * password that verified; never the password itself. */
+	unsigned char cache_key[crypto_generichash_KEYBYTES];
+	unsigned char (*tag)[TAG_LEN];
+	bool *tag_ok;
 };
 
 static int
@@ -524,6 +531,11 @@ users_free(struct users_db *db)
 	for (i = 0; i < db->n; i++)
 		user_free(&db->u[i]);
 	free(db->u);
+	if (db->tag != NULL)
+		sodium_memzero(db->tag, db->n * TAG_LEN);
+	free(db->tag);
+	free(db->tag_ok);
+	sodium_memzero(db->cache_key, sizeof(db->cache_key));
 	free(db);
 }
 
@@ -554,6 +566,14 @@ users_load_mem(struct users_db **out, const char *const *names,
 		db->n++;
 	}
 	qsort(db->u, db->n, sizeof(*db->u), user_cmp);
+	if (sodium_ready() != 0) {
+		users_free(db);
+		snprintf(err, errlen, "libsodium does not initialise");
+		return PTT_ECRYPTO;
+	}
+	randombytes_buf(db->cache_key, sizeof(db->cache_key));
+	db->tag = xcalloc(db->n ? db->n : 1, TAG_LEN);
+	db->tag_ok = xcalloc(db->n ? db->n : 1, sizeof(bool));
 	*out = db;
 	return 0;
 }
@@ -709,6 +729,45 @@ users_verify_password(const struct users_db *db, const char *user,
 	if (d != NULL)
 		(void)password_verify(d, pw, len);
 	return false;
+}
+
+/* The keyed hash of name, NUL, password under the db's random key. */
+static void
+pw_tag(const struct users_db *db, const char *name, const char *pw, size_t len,
+    unsigned char tag[TAG_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, db->cache_key, sizeof(db->cache_key), TAG_LEN);
+	crypto_generichash_update(&st, (const unsigned char *)name, strlen(name) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)pw, len);
+	crypto_generichash_final(&st, tag, TAG_LEN);
+}
+
+bool
+users_verify_password_cached(struct users_db *db, const char *user,
+    const char *pw, size_t len)
+{
+	const struct user *u = users_lookup(db, user);
+	unsigned char tag[TAG_LEN];
+	size_t i;
+	bool good;
+
+	if (u == NULL || len > PASSWORD_MAX)
+		return users_verify_password(db, user, pw, len);
+	i = (size_t)(u - db->u);
+	pw_tag(db, u->name, pw, len, tag);
+	if (db->tag_ok[i] && sodium_memcmp(tag, db->tag[i], TAG_LEN) == 0) {
+		sodium_memzero(tag, sizeof(tag));
+		return true;
+	}
+	good = password_verify(u->password, pw, len);
+	if (good) {
+		memcpy(db->tag[i], tag, TAG_LEN);
+		db->tag_ok[i] = true;
+	}
+	sodium_memzero(tag, sizeof(tag));
+	return good;
 }
 
 int

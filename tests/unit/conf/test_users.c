@@ -251,6 +251,19 @@ test_db(void)
 	ok(unknown > known * 0.5 && unknown < known * 2.0,
 	    "unknown user costs about as much as a known one (%.3fs vs %.3fs)",
 	    unknown, known);
+	/* the cache of good passwords */
+	ok(users_verify_password_cached(db, "alice", "correct horse", 13), "cached verify: first time");
+	t0 = now();
+	ok(users_verify_password_cached(db, "alice", "correct horse", 13), "cached verify: again");
+	known = now() - t0;
+	ok(known < 0.01, "the second check skips argon2id (%.4fs)", known);
+	t0 = now();
+	ok(!users_verify_password_cached(db, "alice", "correct horsf", 13), "cached: wrong password fails");
+	unknown = now() - t0;
+	ok(unknown > 0.02, "a failure still costs a full argon2id run (%.3fs)", unknown);
+	ok(!users_verify_password_cached(db, "zed", "correct horsf", 13), "other user, wrong password");
+	ok(users_verify_password_cached(db, "zed", "correct horse", 13), "other user, right password");
+	ok(!users_verify_password_cached(db, "nobody", "correct horse", 13), "cached: unknown user fails");
 	users_free(db);
 
 	texts[1] = "forward = x@y.example\n";
