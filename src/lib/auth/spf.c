@@ -85,6 +85,7 @@ struct spf_check {
 	size_t ncache;
 	struct dns_query *q;
 	struct event *ev;	/* deferred first run */
+	struct event *timer;	/* the whole check's time limit */
 };
 
 /* One evaluation from scratch. */
@@ -1336,6 +1337,8 @@ check_free(struct spf_check *c)
 		resolve_cancel(c->q);
 	if (c->ev)
 		event_free(c->ev);
+	if (c->timer)
+		event_free(c->timer);
 	for (size_t i = 0; i < c->ncache; i++) {
 		free(c->cache[i].name);
 		dns_result_free(c->cache[i].res);
@@ -1421,6 +1424,24 @@ step(struct spf_check *c)
 }
 
 static void
+timed_out(evutil_socket_t fd, short what, void *arg)
+{
+	struct spf_check *c = arg;
+	struct spf_outcome o;
+
+	(void)fd;
+	(void)what;
+	memset(&o, 0, sizeof(o));
+	o.result = SPF_TEMPERROR;
+	o.identity = c->req.helo_identity ? "helo" : "mailfrom";
+	o.domain = "";
+	o.sender = "";
+	o.problem = "the SPF check took too long";
+	c->cb(&o, c->arg);
+	check_free(c);
+}
+
+static void
 first_step(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -1449,6 +1470,15 @@ spf_check(struct resolver *r, const struct spf_request *req, spf_cb *cb,
 	if (c->ev == NULL)
 		fatal("event_new failed");
 	event_active(c->ev, EV_TIMEOUT, 0);
+	{
+		unsigned ms = req->timeout_ms ? req->timeout_ms : 20000;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		c->timer = evtimer_new(resolver_base(r), timed_out, c);
+		if (c->timer == NULL)
+			fatal("evtimer_new failed");
+		evtimer_add(c->timer, &tv);
+	}
 	return c;
 }
 

@@ -54,6 +54,8 @@ struct spf_request {
 	time_t now;		/* %{t}; 0: time(NULL) */
 	unsigned max_dns_queries; /* safety cap on distinct queries per
 				 * check; 0: 256 */
+	unsigned timeout_ms;	/* whole check (4.6.4 suggests at least
+				 * 20 s); then temperror. 0: 20000 */
 };
 
 struct spf_outcome {

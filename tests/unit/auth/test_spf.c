@@ -234,6 +234,16 @@ test_cancel_in_flight(void)
 	is_int(stuck_cancelled, 1, "cancelling the check cancels its query");
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ok(!c.done, "no callback after cancel");
+
+	/* The whole check's time limit. */
+	memset(&c, 0, sizeof(c));
+	req.timeout_ms = 50;
+	spf_check(r, &req, done_cb, &c);
+	while (!c.done)
+		event_base_loop(base, EVLOOP_ONCE);
+	ok(c.result == SPF_TEMPERROR && strstr(c.problem, "too long") != NULL,
+	    "a check past its time limit: temperror (%s)", c.problem);
+	is_int(stuck_cancelled, 2, "its query was cancelled");
 	resolver_free(r);
 }
 
