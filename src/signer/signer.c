@@ -67,6 +67,7 @@ struct config {
 	long long max_rcpts;
 	long long pool;
 	bool sandbox;
+	char *user;
 };
 
 #define P(n, t, d, lo, hi, f, doc) { n, t, d, lo, hi, NULL, offsetof(struct config, f), doc }
@@ -92,6 +93,7 @@ static const struct param params[] = {
 	P("max_rcpts", PARAM_INT, "1000", 1, 100000, max_rcpts, "Recipients per message (at most the relay's limit)."),
 	P("pool", PARAM_INT, "8", 0, 256, pool, "Idle connections to the relay kept for reuse."),
 	P("sandbox", PARAM_BOOL, "yes", 0, 0, sandbox, "Restrict the process after start (Landlock, seccomp, uid)."),
+	P("user", PARAM_STR, "nobody", 0, 0, user, "Unprivileged user to become when started as root."),
 	PARAM_END
 };
 
@@ -448,6 +450,7 @@ main(int argc, char **argv)
 		    sizeof(rp)) == 0)
 			ports[0] = (uint16_t)atoi(rp);
 		sb.name = "signer";
+		sb.user = sg.cfg.user;
 		sb.groups = SB_NET_CONNECT;
 		sb.connect_ports = ports;
 		if (sandbox_enter(&sb, err, sizeof(err)) != 0)

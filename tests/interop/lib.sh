@@ -24,8 +24,11 @@ done_testing() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
 
 # A work directory removed at exit; cleanup hooks run first.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ptt-test.XXXXXX")
+# Daemons started as root drop to nobody: let them traverse (not list)
+# the work directory; secrets inside keep their own 0600/0700 modes.
+chmod 711 "$WORK"
 CLEANUP=()
-on_exit() { local c; for c in "${CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; rm -rf "$WORK"; }
+on_exit() { local c; [ -n "${KEEP_WORK:-}" ] && { echo "# kept $WORK"; return; }; for c in "${CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; rm -rf "$WORK"; }
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 

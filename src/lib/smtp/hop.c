@@ -199,13 +199,10 @@ hop_forward(struct hop *h, struct smtp_session *s,
 		const struct smtp_rcpt_params *rp = &env->rcpt[i].params;
 		j->rcpt[i].addr = xstrdup(env->rcpt[i].path.addr);
 		j->rcpt[i].notify = rp->notify;
-		if (rp->orcpt[0]) {
-			size_t n = strlen(rp->orcpt) + 1;
-			j->orcpt[i] = xmalloc(n);
-			if (smtp_xtext_decode(rp->orcpt, n - 1, j->orcpt[i], n) < 0) {
-				free(j->orcpt[i]);
-				j->orcpt[i] = NULL;
-			}
+		/* ORCPT travels on as the address it names (the client
+		 * encodes it again). */
+		if (rp->orcpt_type[0] && rp->orcpt_addr[0]) {
+			j->orcpt[i] = xstrdup(rp->orcpt_addr);
 			j->rcpt[i].orcpt = j->orcpt[i];
 		}
 	}
