@@ -67,15 +67,26 @@ struct load {
 	bool quiet;
 	bool tls_seen;
 	char last_fail[1024];
+	double *lat;		/* seconds per accepted message, in order */
+	long nlat;
 };
 
 struct conn {
 	struct load *L;
 	struct smtp_client *c;
 	int n;			/* connection number */
+	double t0;		/* when the current message was handed over */
 };
 
 static void start_conn(struct load *L, int n);
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
 
 static _Noreturn void
 usage(void)
@@ -233,6 +244,8 @@ done_cb(struct smtp_client *c, const struct smtp_result *r, void *arg)
 	if (all) {
 		L->ok++;
 		L->consecutive_fail = 0;
+		if (L->nlat < L->total)
+			L->lat[L->nlat++] = now() - k->t0;
 	} else if (any_temp || r->outcome == SMTP_OUT_TEMP) {
 		L->temp++;
 	} else {
@@ -264,6 +277,7 @@ send_next(struct conn *k)
 		return;
 	}
 	L->started++;
+	k->t0 = now();
 	ret = smtp_client_send(k->c, &L->txn, done_cb, k);
 	if (ret != 0) {
 		fprintf(stderr, "ptt-smtp-send: cannot send: %s\n",
@@ -549,6 +563,7 @@ main(int argc, char **argv)
 	L.verbose_each = L.total == 1;
 	if (concurrency > L.total)
 		concurrency = L.total;
+	L.lat = xcalloc((size_t)L.total, sizeof(*L.lat));
 	t0 = now();
 	for (i = 0; i < concurrency; i++)
 		start_conn(&L, i);
@@ -569,7 +584,15 @@ main(int argc, char **argv)
 		    dt > 0 ? (double)L.ok / dt : 0.0);
 		if (L.ok != L.total && L.last_fail[0])
 			printf("last failure: %s\n", L.last_fail);
+		if (L.nlat > 1) {
+			qsort(L.lat, (size_t)L.nlat, sizeof(*L.lat), cmp_double);
+			printf("latency: p50=%.1fms p99=%.1fms max=%.1fms\n",
+			    1000 * L.lat[L.nlat / 2],
+			    1000 * L.lat[(L.nlat * 99) / 100],
+			    1000 * L.lat[L.nlat - 1]);
+		}
 	}
+	free(L.lat);
 	event_base_free(L.base);
 	if (ctx != NULL)
 		SSL_CTX_free(ctx);
