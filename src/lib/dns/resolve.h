@@ -25,7 +25,8 @@
  * any octet (a NUL too: use len). MX: sorted by preference (RFC 5321 5.1),
  * ties kept in answer order; a null MX (RFC 7505) has host "". Names are
  * in presentation format without the trailing dot, bytes outside
- * [A-Za-z0-9-_] escaped as \DDD, '.' inside a label as "\.".
+ * [A-Za-z0-9-_*\/] escaped as \DDD, '.' and '\' inside a label as "\."
+ * and "\\".
  *
  * Delivery: the callback always runs from the event loop, never from inside
  * resolve_*() itself, exactly once per query unless the query is cancelled
@@ -135,7 +136,11 @@ struct resolver_opts {
 };
 
 /* Create a libunbound resolver on base. NULL and *errp set (static text)
- * when an option is refused. Free with resolver_free(). */
+ * when an option is refused. Free with resolver_free().
+ * Sandboxing: config_file is read here; trust_anchor_file is read by
+ * libunbound at the first query, so a daemon that restricts its filesystem
+ * before that should pass the anchor as text (trust_anchor). Queries use
+ * UDP and TCP sockets to the configured servers only. */
 struct resolver *resolver_unbound_new(struct event_base *base,
     const struct resolver_opts *opts, const char **errp);
 
