@@ -106,6 +106,7 @@ struct dest {
 	struct mx_lookup *lk;
 	struct mx_route *route;
 	time_t route_exp;
+	bool fresh;		/* route just arrived: use it even if expired */
 	TAILQ_HEAD(, job) wait;
 	TAILQ_HEAD(, conn) conns;
 	unsigned nconn;
@@ -425,6 +426,7 @@ on_route(struct mx_route *route, void *arg)
 	if (ttl > 300)
 		ttl = 300;
 	d->route_exp = route->st == MX_OK ? now + ttl : now;
+	d->fresh = true;
 	if (route->st == MX_OK)
 		log_debug(NULL, "route %s: %zu addresses, first %s", d->domain,
 		    route->n, route->a[0].host);
@@ -775,11 +777,13 @@ dest_pump(struct dest *d)
 
 	if (TAILQ_EMPTY(&d->wait) || d->lk != NULL || s->stopping)
 		return;
-	if (d->route == NULL || (now >= d->route_exp && d->nconn == 0)) {
+	if (d->route == NULL || (now >= d->route_exp && d->nconn == 0 &&
+	    !d->fresh)) {
 		d->lk = mx_lookup(r->res, d->domain, (uint16_t)r->cfg.remote_port,
 		    r->cfg.ipv6, r->cfg.ipv4, NULL, on_route, d);
 		return;
 	}
+	d->fresh = false;
 	if (d->route->st != MX_OK) {
 		enum rcpt_outcome o = d->route->st == MX_PERM ? RCPT_PERM :
 		    RCPT_TEMP;
