@@ -295,23 +295,24 @@ add_rr(ldns_rr_list *rrs, const ldns_rr *in)
 	return changed;
 }
 
-/* old minus new (by ldns_rr_compare, TTL included), as clones. */
+/* a minus b, as clones; both sorted by zone_rrs_normalise (ldns_rr_compare
+ * order, which ignores the TTL: a TTL change counts as removed + added). */
 static ldns_rr_list *
 difference(const ldns_rr_list *a, const ldns_rr_list *b)
 {
 	ldns_rr_list *out = ldns_rr_list_new();
+	size_t na = ldns_rr_list_rr_count(a), nb = ldns_rr_list_rr_count(b);
+	size_t j = 0;
 
-	for (size_t i = 0; i < ldns_rr_list_rr_count(a); i++) {
+	for (size_t i = 0; i < na; i++) {
 		const ldns_rr *x = ldns_rr_list_rr(a, i);
-		bool found = false;
-		if (ldns_rr_get_type(x) == LDNS_RR_TYPE_SOA)
+		int c = 1;
+		while (j < nb && (c = ldns_rr_compare(ldns_rr_list_rr(b, j), x)) < 0)
+			j++;
+		if (j < nb && c == 0 &&
+		    ldns_rr_ttl(ldns_rr_list_rr(b, j)) == ldns_rr_ttl(x))
 			continue;
-		for (size_t j = 0; !found && j < ldns_rr_list_rr_count(b); j++) {
-			const ldns_rr *y = ldns_rr_list_rr(b, j);
-			found = rr_same_data(x, y) &&
-			    ldns_rr_ttl(x) == ldns_rr_ttl(y);
-		}
-		if (!found)
+		if (ldns_rr_get_type(x) != LDNS_RR_TYPE_SOA)
 			ldns_rr_list_push_rr(out, ldns_rr_clone(x));
 	}
 	return out;
@@ -397,6 +398,7 @@ ddns_apply(struct dnsd *d, struct zone *z, const ldns_pkt *req,
 	ldns_rdf *prev = ldns_rr_set_rdf(soa,
 	    ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, serial), 2);
 	ldns_rdf_deep_free(prev);
+	zone_rrs_normalise(rrs);
 	ldns_rr_list *removed = difference(z->rrs, rrs);
 	ldns_rr_list *added = difference(rrs, z->rrs);
 	ldns_rr *old_soa = ldns_rr_clone(zone_soa(z));

@@ -154,24 +154,21 @@ line_at(FILE *f, long pos)
 {
 	int line = 1, c;
 	long off = 0;
-	bool content = false;
 
 	if (fseek(f, 0, SEEK_SET) != 0)
 		return 0;
 	while ((c = getc(f)) != EOF) {
 		if (off++ >= pos) {
-			if (c == ';')
-				content = false;
-			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-				return line;
-			if (c == ';')
+			if (c == ';')		/* a comment runs to the newline */
 				while ((c = getc(f)) != EOF && c != '\n')
 					;
+			else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+				return line;
 		}
 		if (c == '\n')
 			line++;
 	}
-	return content ? line : line - 1;
+	return line > 1 ? line - 1 : 1;
 }
 
 int
