@@ -7,6 +7,9 @@
  *   eval -m MODEL --ham DIR --spam DIR   ham flagged, spam caught, msgs/s
  *   cv --ham DIR --spam DIR [options]    cross-validated rates (tuning)
  *
+ * Directories are read in file-name order (a maildir's cur/ and new/ too);
+ * --suffix .txt keeps only names ending in .txt (the npm corpus ships a
+ * .json twin of every message). Training options are listed by usage().
  * argv[0] is the subcommand. Returns the process exit status: 0, 1 on
  * errors (usage, unreadable files, a bad model); classify also exits 0
  * when it classified every file.

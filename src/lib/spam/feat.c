@@ -89,7 +89,6 @@ spam_feats_init(struct spam_feats *f, unsigned opts, bool want_names)
 	if (want_names)
 		f->name = xreallocarray(NULL, f->cap, sizeof(*f->name));
 	buf_init(&f->names, 0);
-	buf_init(&f->scratch, 0);
 }
 
 void
@@ -98,7 +97,6 @@ spam_feats_free(struct spam_feats *f)
 	free(f->h);
 	free(f->name);
 	buf_free(&f->names);
-	buf_free(&f->scratch);
 	memset(f, 0, sizeof(*f));
 }
 

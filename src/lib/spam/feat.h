@@ -42,7 +42,6 @@ struct spam_feats {
 	bool want_names;
 	bool capped;		/* SPAM_FEATS_MAX was reached */
 	struct buf names;	/* NUL-separated feature strings (want_names) */
-	struct buf scratch;
 };
 
 void spam_feats_init(struct spam_feats *f, unsigned opts, bool want_names);

@@ -3,13 +3,15 @@
  *
  * Two learners produce the same linear model over hashed features:
  *   SPAM_ALGO_LR  logistic regression, AdaGrad SGD with L2, a seeded
- *                 deterministic example order (the default: it measured
- *                 best, see bench/spam/RESULTS.md);
+ *                 deterministic example order, optionally the average of
+ *                 several such runs (the default: it measured best, see
+ *                 bench/spam/NOTES.md);
  *   SPAM_ALGO_NB  naive Bayes over Robinson's smoothed per-feature
  *                 probabilities f(w), combined as a sum of log-odds.
- * The threshold is chosen by stratified k-fold cross-validation on the
- * training set: the lowest log-odds at which at most target_fp of the ham
- * scored out of fold is flagged. Same input and options give a
+ * The threshold is chosen by k-fold cross-validation on the training set
+ * (stratified shuffled folds, or contiguous blocks per directory): the
+ * lowest log-odds at which at most target_fp of the ham scored out of fold
+ * is flagged (default 0.3%). Same input and options give a
  * byte-identical model.
  *
  * Ownership: a spam_set owns copies of every feature vector and path.
