@@ -13,7 +13,7 @@ for h in $(find "$B/tests/fuzz" -type f -executable -name 'fuzz_*' | sort); do
 	mkdir -p "$scratch/$name"
 	[ -d "$corpus" ] && cp -r "$corpus/." "$scratch/$name/"
 	echo "== $name ($S s)"
-	if ! (cd "$scratch" && "$h" -max_total_time="$S" -max_len=65536 -timeout=10 -rss_limit_mb=2048 "$scratch/$name" 2>&1 | grep -E '^(#[0-9]+[[:space:]]+DONE|==.*ERROR|SUMMARY|artifact)' ); then :; fi
+	if ! (cd "$scratch" && "$h" -max_total_time="$S" -max_len=65536 -timeout=10 -rss_limit_mb=2048 "$scratch/$name" 2>&1 | grep -E '^(Done [0-9]+ runs|==.*ERROR|SUMMARY|artifact)' ); then :; fi
 	ls "$scratch"/crash-* "$scratch"/leak-* "$scratch"/timeout-* 2>/dev/null && { echo "$name: found a failure (inputs in $scratch)"; rc=1; }
 done
 [ $rc -eq 0 ] && rm -rf "$scratch"
