@@ -7,7 +7,7 @@ B=$1; S=${2:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ptt-fuzz.XXXXXX")
 rc=0
-for h in $(find "$B/tests/fuzz" -type f -executable -name 'fuzz_*' | sort); do
+for h in $(find "$(realpath "$B")/tests/fuzz" -type f -executable -name 'fuzz_*' | sort); do
 	name=$(basename "$h"); area=$(basename "$(dirname "$h")")
 	corpus=$root/tests/fuzz/$area/$name
 	mkdir -p "$scratch/$name"
