@@ -17,7 +17,8 @@
  *       updatable; the serial is ours.
  *   key NAME may transfer ZONE        AXFR/IXFR signed with key NAME
  *   address IP may transfer ZONE      AXFR/IXFR from that address
- *   notify ZONE IP:PORT               send NOTIFY there after each change
+ *   notify ZONE IP:PORT [key NAME]    send NOTIFY there after each change,
+ *                                     TSIG-signed with key NAME if given
  *
  * Trusts: nothing in a message; keys and policy come from files the
  * operator owns.

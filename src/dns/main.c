@@ -169,7 +169,8 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-notify_one(struct server *s, const struct zone *z, const char *target)
+notify_one(struct server *s, const struct zone *z, const char *target,
+    const char *keyname)
 {
 	char host[128], port[16];
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
@@ -211,17 +212,29 @@ notify_one(struct server *s, const struct zone *z, const char *target)
 	ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
 	ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q);
 	ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, ldns_rr_clone(zone_soa(z)));
-	if (ldns_pkt2wire(&w, p, &wl) != LDNS_STATUS_OK || wl > sizeof(n->msg)) {
-		ldns_pkt_free(p);
-		free(w);
+	const struct tsig_key *key = keyname ? dnsd_key_find(&s->d, keyname) :
+	    NULL;
+	struct buf b;
+	buf_init(&b, sizeof(n->msg));
+	if (ldns_pkt2wire(&w, p, &wl) == LDNS_STATUS_OK)
+		buf_add(&b, w, wl);
+	free(w);
+	ldns_pkt_free(p);
+	if (keyname != NULL && key == NULL)
+		log_warn(NULL, "notify %s to %s: no key %s", z->name, target,
+		    keyname);
+	if (key != NULL)
+		tsig_sign(&b, key, (uint64_t)time(NULL), NULL, 0, 0, NULL, 0,
+		    false, NULL, NULL);
+	if (b.len == 0 || buf_error(&b) || (keyname != NULL && key == NULL)) {
+		buf_free(&b);
 		close(n->fd);
 		free(n);
 		return;
 	}
-	ldns_pkt_free(p);
-	memcpy(n->msg, w, wl);
-	n->len = wl;
-	free(w);
+	memcpy(n->msg, b.data, b.len);
+	n->len = b.len;
+	buf_free(&b);
 	n->ev = event_new(s->base, n->fd, EV_READ, notify_cb, n);
 	send(n->fd, n->msg, n->len, 0);
 	event_add(n->ev, &tv);
@@ -235,7 +248,7 @@ notify_zone(struct server *s, const struct zone *z)
 	for (size_t i = 0; i < s->d.nrules; i++)
 		if (s->d.rules[i].kind == RULE_NOTIFY &&
 		    strcmp(s->d.rules[i].pattern, z->name) == 0)
-			notify_one(s, z, s->d.rules[i].addr);
+			notify_one(s, z, s->d.rules[i].addr, s->d.rules[i].key);
 }
 
 /* ---- zones ---- */

@@ -166,15 +166,20 @@ dnsd_policy_line(struct dnsd *d, const char *line, char *err, size_t errlen)
 		r.addr = xstrdup(w[1]);
 		absolute_lower(name, sizeof(name), w[4]);
 		r.pattern = xstrdup(name);
-	} else if (n == 3 && strcmp(w[0], "notify") == 0) {
+	} else if ((n == 3 || (n == 5 && strcmp(w[3], "key") == 0)) &&
+	    strcmp(w[0], "notify") == 0) {
 		r.kind = RULE_NOTIFY;
 		absolute_lower(name, sizeof(name), w[1]);
 		r.pattern = xstrdup(name);
 		r.addr = xstrdup(w[2]);
+		if (n == 5) {
+			absolute_lower(name, sizeof(name), w[4]);
+			r.key = xstrdup(name);
+		}
 	} else {
 		snprintf(err, errlen, "expected \"key NAME may update GLOB "
 		    "[TYPE...]\", \"key NAME may transfer ZONE\", \"address IP "
-		    "may transfer ZONE\" or \"notify ZONE IP:PORT\"");
+		    "may transfer ZONE\" or \"notify ZONE IP:PORT [key NAME]\"");
 		return PTT_EINVAL;
 	}
 	d->rules = xreallocarray(d->rules, d->nrules + 1, sizeof(*d->rules));

@@ -2,8 +2,8 @@
 # knot_secondary.sh - a Knot 3.2 secondary (its own knotd and config on
 # another loopback port) transfers example.test from ptt-dns with TSIG
 # (AXFR at start), then, after an update on the primary, gets ptt-dns'
-# NOTIFY and follows with IXFR/AXFR: the new record and serial show up on
-# the secondary.
+# NOTIFY (TSIG-signed: Knot's ACL asks for the key) and follows with IXFR:
+# the new record and serial show up on the secondary.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
 
@@ -15,7 +15,7 @@ X=$(make_key xfr-key)
 cat > "$WORK/policy" <<E
 key ptt-signer may update *.example.test. A TXT
 key xfr-key may transfer example.test
-notify example.test 127.0.0.1:$KP
+notify example.test 127.0.0.1:$KP key xfr-key
 E
 for_sandbox "$ZONES/example.test.zone"
 start_dnsd "$P" --tsig-dir "$KEYS" --policy "$WORK/policy"
@@ -50,6 +50,7 @@ acl:
   - id: notify_from_primary
     address: 127.0.0.1
     action: notify
+    key: xfr-key
 zone:
   - domain: example.test
     storage: "$K/zones"

@@ -82,5 +82,30 @@ write_zone example.test 4 > "$ZONES/example.test.zone"
 kill -HUP "$(cat "$WORK/dnsd.pid")"
 for i in $(seq 20); do [ "$(serial "$P")" = 4 ] && break; sleep 0.1; done
 [ "$(serial "$P")" = 4 ]; ok $? "SIGHUP reloads"
+# TCP: idle connections are closed, and no more than tcp-max at once
+P2=$(free_port)
+start_bg dnsd2 "$DNSD" --zones "$ZONES" -l "127.0.0.1:$P2" --tcp-idle 1s --tcp-max 3
+wait_port "$P2"
+out=$($PY - "$P2" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def closed(s):
+    s.settimeout(0.5)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+time.sleep(0.3)
+extra = socket.create_connection(("127.0.0.1", port))
+print("limit" if closed(extra) else "nolimit")
+time.sleep(1.8)
+print("idle" if all(closed(c) for c in conns) else "noidle")
+PY
+)
+echo "$out" | grep -q '^limit'; ok $? "a TCP connection past tcp-max is closed"
+echo "$out" | grep -q '^idle'; ok $? "idle TCP connections are closed after tcp-idle"
 kill -0 "$(cat "$WORK/dnsd.pid")"; ok $? "ptt-dns (sandboxed) still running"
 done_testing

@@ -11,6 +11,10 @@ P=$(free_port)
 write_zone example.test 1 > "$ZONES/example.test.zone"
 git -C "$ZONES" init -q && git -C "$ZONES" add . &&
 	git -C "$ZONES" -c user.name=t -c user.email=t@t commit -qm "initial zone"
+# a remote: each commit is pushed there too
+git init -q --bare "$WORK/remote.git"
+git -C "$ZONES" remote add origin "$WORK/remote.git"
+git -C "$ZONES" push -q origin HEAD 2>/dev/null
 S=$(make_key ptt-signer)
 cat > "$WORK/policy" <<P
 key ptt-signer may update _acme-challenge.* TXT
@@ -35,6 +39,8 @@ grep -q 'sel1._domainkey.example.test.' "$ZONES/example.test.zone"; ok $? "writt
 [ "$(commits)" = 2 ] && git -C "$ZONES" log -1 --format=%s | grep -q 'ptt-dns: update example.test by key ptt-signer.'
 ok $? "committed to git with the key in the message"
 git -C "$ZONES" log -1 --format=%s | sed 's/^/# /'
+[ "$(git -C "$WORK/remote.git" rev-parse HEAD)" = "$(git -C "$ZONES" rev-parse HEAD)" ]
+ok $? "and pushed to the remote"
 [ -z "$(git -C "$ZONES" status --porcelain)" ]; ok $? "work tree clean after the commit"
 
 # knsupdate with the good key (TCP)
