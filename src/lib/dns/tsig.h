@@ -110,6 +110,14 @@ int tsig_sign(struct buf *msg, const struct tsig_key *k, uint64_t now,
     const uint8_t *other, size_t other_len, bool unsigned_mac,
     uint8_t *mac_out, size_t *mac_len_out);
 
+/*
+ * Sign a later message of a multi-message response (zone transfers, RFC
+ * 8945 5.3.1): the MAC covers the previous message's MAC, this message and
+ * the timers only. prev_mac is updated with the new MAC (TSIG_MAC_MAX).
+ */
+int tsig_sign_next(struct buf *msg, const struct tsig_key *k, uint64_t now,
+    uint8_t *prev_mac, size_t *prev_len);
+
 /* Like tsig_sign with a key known only by name (for BADKEY answers). */
 int tsig_sign_unknown(struct buf *msg, const char *keyname, uint64_t now,
     uint16_t error);
