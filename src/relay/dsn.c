@@ -219,16 +219,18 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 
 		if (!sel[i])
 			continue;
+		/* Two lines, each well under 998 octets (RFC 5322 2.1.1). */
 		buf_adds(out, "<");
-		clean(out, r->addr, CLEAN_MAX);
-		buf_adds(out, ">: ");
+		clean(out, r->addr, 400);
+		buf_adds(out, ">:");
 		if (r->remote != NULL && r->remote[0] != '\0') {
-			buf_adds(out, "host ");
+			buf_adds(out, " host ");
 			clean(out, r->remote, 300);
-			buf_adds(out, " said: ");
+			buf_adds(out, " said:");
 		}
+		buf_adds(out, "\r\n    ");
 		clean(out, r->reply != NULL ? r->reply : r->status, CLEAN_MAX);
-		buf_adds(out, "\r\n");
+		buf_adds(out, "\r\n\r\n");
 	}
 
 	/* 2: message/delivery-status (RFC 3464 2). */
