@@ -74,5 +74,10 @@ ok $? "none of the $M messages lost"
 diag "duplicates after the kill in flight: $dup (at-least-once)"
 [ "$dup" -le "$M" ]
 ok $? "at most one extra copy per message"
+kill "$(cat "$WORK/relay.pid")"
+wait_for 10 "grep -q 'stopped' '$WORK/relay.log'"
+ok $? "SIGTERM: the relay stops cleanly"
+! grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error' "$WORK/relay.log"
+ok $? "no sanitizer report in the relay's log"
 [ "$T_FAILED" -eq 0 ] || sed 's/^/# /' "$WORK/relay.log" | tail -40
 done_testing
