@@ -20,8 +20,8 @@
  *
  * Holds: the TSIG secrets and the DNSSEC private keys. Sandbox: after the
  * sockets are bound, util/sandbox.h with read-write access to the zones
- * and state directories only; not entered when zone commits need the git
- * command (Landlock here grants no execute right).
+ * and state directories only. Commits are made by a helper process forked
+ * before that (git.h), which runs git and nothing else.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -103,6 +103,7 @@ struct server {
 	const char *dnssec[MAX_DNSSEC];
 	size_t ndnssec;
 	bool git;
+	int git_fd;		/* socket to the git helper, or -1 */
 	long ntcp;
 	unsigned long seq;
 };
@@ -392,8 +393,10 @@ on_changed(struct dnsd *d, struct zone *z, const char *keyname, void *arg)
 		snprintf(msg, sizeof(msg), "ptt-dns: update %.*s by key %s\n\n"
 		    "Serial %u.", (int)strlen(z->name) - 1, z->name, keyname,
 		    zone_serial(z));
-		if (git_commit_file(s->cfg.zones, strrchr(z->path, '/') + 1, msg,
-		    err, sizeof(err)) != 0)
+		if ((s->git_fd >= 0 ? git_helper_commit(s->git_fd,
+		    strrchr(z->path, '/') + 1, msg, err, sizeof(err)) :
+		    git_commit_file(s->cfg.zones, strrchr(z->path, '/') + 1, msg,
+		    err, sizeof(err))) != 0)
 			log_err(NULL, "zone %s: %s", z->name, err);
 		else
 			log_info(NULL, "zone %s serial %u committed", z->name,
@@ -664,6 +667,10 @@ main(int argc, char **argv)
 	if (nlisten == 0)
 		addrs[nlisten++] = "127.0.0.1:53";
 	s->git = git_in_worktree(s->cfg.zones);
+	s->git_fd = -1;
+	if (s->git && s->cfg.sandbox &&
+	    (s->git_fd = git_helper_start(s->cfg.zones, err, sizeof(err))) < 0)
+		fatal("%s", err);
 	s->base = ev_base_new();
 	check_zones(s, true);
 	for (size_t i = 0; i < nlisten; i++) {
@@ -683,9 +690,7 @@ main(int argc, char **argv)
 	s->timer = event_new(s->base, -1, EV_PERSIST, on_timer, s);
 	struct timeval tv = { (time_t)s->cfg.reload_interval, 0 };
 	event_add(s->timer, &tv);
-	if (s->cfg.sandbox && s->git) {
-		log_info(NULL, "sandbox not entered: zone commits run git");
-	} else if (s->cfg.sandbox) {
+	if (s->cfg.sandbox) {
 		const char *rw[3] = { s->cfg.zones, s->cfg.state, NULL };
 		const char *ro[] = { "/etc", "/usr/share/zoneinfo", NULL };
 		static const uint16_t none[] = { 0 };
