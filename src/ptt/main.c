@@ -18,6 +18,9 @@
 
 #include "ptt/cmd.h"
 
+/* cmd_checkmsg.c */
+int cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv);
+
 static const struct command {
 	const char *name;
 	int (*run)(const struct ptt_ctx *, int, char **);
@@ -37,6 +40,11 @@ static const struct command {
 	{ "check", cmd_check, "[COMMIT]",
 	  "validate ptt.conf's global part and every users/ file of a commit "
 	  "(default: the head)" },
+	{ "check-message", cmd_check_message, "[--ip ADDR] [--helo NAME] "
+	  "[--mail-from ADDR] [--dns HOST:PORT] [--authserv-id ID] "
+	  "[--timeout SECONDS] < MESSAGE",
+	  "print the Authentication-Results the mx would add (SPF, DKIM, "
+	  "DMARC) and its verdict" },
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },

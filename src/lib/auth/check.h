@@ -55,6 +55,9 @@ struct check_request {
 	time_t now;		/* 0: time(NULL) */
 	unsigned timeout_ms;	/* whole check; 0: 30000 */
 	size_t max_sigs;	/* DKIM signatures verified; 0: 8 */
+	const char *arc_trusted; /* sealer domains (comma- or space-
+				 * separated) whose passing ARC chain makes
+				 * trusted_arc true; NULL: none */
 	/* DMARC pct sampling (NULL: random). */
 	unsigned (*rand100)(void *arg);
 	void *rand_arg;
