@@ -4,9 +4,13 @@
  * error RCODEs; RFC 1982 serial arithmetic; zone file errors; RFC 2136
  * updates with prerequisites and TSIG (good, wrong and missing keys).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ldns/ldns.h>
 
@@ -550,6 +554,164 @@ test_updates(void)
 	ok(d.zones->njournal > 0, "changes journaled for IXFR");
 }
 
+/* Split a framed transfer into messages; returns how many, RRs in *nrr. */
+static int
+frames(const struct dnsd_reply *r, size_t *nrr, ldns_rr **first, ldns_rr **last)
+{
+	size_t off = 0;
+	int n = 0;
+
+	*nrr = 0;
+	while (off + 2 <= r->msg.len) {
+		size_t l = (size_t)(uint8_t)r->msg.data[off] << 8 |
+		    (uint8_t)r->msg.data[off + 1];
+		ldns_pkt *p = NULL;
+		if (off + 2 + l > r->msg.len ||
+		    ldns_wire2pkt(&p, (uint8_t *)r->msg.data + off + 2, l) != LDNS_STATUS_OK)
+			return -1;
+		for (size_t i = 0; i < ldns_pkt_ancount(p); i++) {
+			ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), i);
+			if (*nrr == 0 && first)
+				*first = ldns_rr_clone(rr);
+			if (last) {
+				ldns_rr_free(*last);
+				*last = ldns_rr_clone(rr);
+			}
+			(*nrr)++;
+		}
+		ldns_pkt_free(p);
+		off += 2 + l;
+		n++;
+	}
+	return off == r->msg.len ? n : -1;
+}
+
+static void
+test_xfr(void)
+{
+	struct buf q;
+	struct dnsd_reply r;
+	size_t nrr;
+	ldns_rr *first = NULL, *last = NULL;
+	char err[256];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	is_int(dnsd_policy_line(&d, "address 127.0.0.1 may transfer example.test", err,
+	    sizeof(err)), 0, "transfer rule parses");
+	buf_init(&r.msg, 0);
+	q = mkquery("example.test.", LDNS_RR_TYPE_AXFR, -1, 0, false);
+	ok(dnsd_handle(&d, (uint8_t *)q.data, q.len, true, (struct sockaddr *)&sin,
+	    "T", &r) && r.framed, "AXFR from an allowed address: framed messages");
+	int n = frames(&r, &nrr, &first, &last);
+	ok(n >= 1 && nrr == ldns_rr_list_rr_count(d.zones->rrs) + 1,
+	    "AXFR: every record and the closing SOA (%zu RRs in %d messages)", nrr, n);
+	ok(first && last && ldns_rr_get_type(first) == LDNS_RR_TYPE_SOA &&
+	    ldns_rr_get_type(last) == LDNS_RR_TYPE_SOA, "starts and ends with the SOA");
+	ldns_rr_free(first);
+	ldns_rr_free(last);
+	first = last = NULL;
+	buf_free(&q);
+
+	/* IXFR from the first journaled serial: differences, not the zone */
+	uint32_t from = ldns_rdf2native_int32(ldns_rr_rdf(d.zones->journal[0].old_soa, 2));
+	ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str("example.test."),
+	    LDNS_RR_TYPE_IXFR, LDNS_RR_CLASS_IN, 0);
+	ldns_rr *soa = ldns_rr_clone(d.zones->journal[0].old_soa);
+	ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa);
+	uint8_t *w;
+	size_t wl;
+	ldns_pkt2wire(&w, p, &wl);
+	ldns_pkt_free(p);
+	buf_init(&q, 0);
+	buf_add(&q, w, wl);
+	free(w);
+	ok(dnsd_handle(&d, (uint8_t *)q.data, q.len, true, (struct sockaddr *)&sin,
+	    "T", &r) && r.framed, "IXFR answered");
+	n = frames(&r, &nrr, &first, &last);
+	ok(n >= 1 && nrr >= 4 && first && ldns_rr_get_type(first) == LDNS_RR_TYPE_SOA &&
+	    ldns_rdf2native_int32(ldns_rr_rdf(first, 2)) == zone_serial(d.zones),
+	    "IXFR from serial %u: %zu RRs of differences", from, nrr);
+	ldns_rr_free(first);
+	ldns_rr_free(last);
+	first = last = NULL;
+	buf_free(&q);
+
+	/* IXFR from the current serial: the SOA alone */
+	p = ldns_pkt_query_new(ldns_dname_new_frm_str("example.test."),
+	    LDNS_RR_TYPE_IXFR, LDNS_RR_CLASS_IN, 0);
+	ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, ldns_rr_clone(zone_soa(d.zones)));
+	ldns_pkt2wire(&w, p, &wl);
+	ldns_pkt_free(p);
+	buf_init(&q, 0);
+	buf_add(&q, w, wl);
+	free(w);
+	dnsd_handle(&d, (uint8_t *)q.data, q.len, true, (struct sockaddr *)&sin, "T", &r);
+	n = frames(&r, &nrr, NULL, NULL);
+	ok(n == 1 && nrr == 1, "IXFR when up to date: one SOA");
+	/* over UDP: the SOA in a normal answer */
+	dnsd_handle(&d, (uint8_t *)q.data, q.len, false, (struct sockaddr *)&sin, "T", &r);
+	ok(!r.framed && r.msg.len > 12, "IXFR over UDP: a plain answer with the SOA");
+	buf_free(&q);
+	/* AXFR over UDP is refused */
+	q = mkquery("example.test.", LDNS_RR_TYPE_AXFR, -1, 0, false);
+	dnsd_handle(&d, (uint8_t *)q.data, q.len, false, (struct sockaddr *)&sin, "T", &r);
+	ok(!r.framed && (r.msg.data[3] & 0x0f) == LDNS_RCODE_FORMERR, "AXFR over UDP: FORMERR");
+	buf_free(&q);
+	/* AXFR of a name below the apex */
+	q = mkquery("mx.example.test.", LDNS_RR_TYPE_AXFR, -1, 0, false);
+	dnsd_handle(&d, (uint8_t *)q.data, q.len, true, (struct sockaddr *)&sin, "T", &r);
+	ok(!r.framed && (r.msg.data[3] & 0x0f) == LDNS_RCODE_NOTAUTH, "AXFR below the apex: NOTAUTH");
+	buf_free(&q);
+	buf_free(&r.msg);
+}
+
+static void
+test_policy_and_keys(void)
+{
+	struct dnsd t;
+	char err[256], dir[] = "/tmp/test_dnsd.XXXXXX", path[300];
+	FILE *f;
+
+	dnsd_init(&t);
+	ok(dnsd_policy_line(&t, "key k may update _acme-challenge.* TXT", err,
+	    sizeof(err)) == 0, "update rule");
+	ok(dnsd_policy_line(&t, "# only a comment", err, sizeof(err)) == 0 &&
+	    dnsd_policy_line(&t, "   ", err, sizeof(err)) == 0, "comments and blank lines");
+	ok(dnsd_policy_line(&t, "key k may update x BOGUSTYPE", err, sizeof(err)) != 0,
+	    "unknown type refused: %s", err);
+	ok(dnsd_policy_line(&t, "key k may delete x", err, sizeof(err)) != 0,
+	    "unknown verb refused");
+	ok(dnsd_policy_line(&t, "notify example.test 127.0.0.1:53 key k", err,
+	    sizeof(err)) == 0, "notify rule with a key");
+	ok(dnsd_may_update(&t, "k.", "_acme-challenge.example.test.", LDNS_RR_TYPE_TXT),
+	    "glob matches _acme-challenge.*");
+	ok(!dnsd_may_update(&t, "k.", "_acme-challenge.example.test.", LDNS_RR_TYPE_A),
+	    "other type refused");
+	ok(!dnsd_may_update(&t, "k.", "www.example.test.", LDNS_RR_TYPE_TXT),
+	    "other name refused");
+	ok(!dnsd_may_update(&t, "other.", "_acme-challenge.example.test.", LDNS_RR_TYPE_TXT),
+	    "other key refused");
+	ok(!dnsd_may_transfer(&t, "example.test.", "k.", "127.0.0.1"),
+	    "no transfer rule: no transfer");
+
+	if (mkdtemp(dir) == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/k", dir);
+	f = fopen(path, "w");
+	fputs(key_text, f);
+	fclose(f);
+	chmod(path, 0644);
+	ok(dnsd_keys_load(&t, dir, err, sizeof(err)) == PTT_EPERM,
+	    "a key file readable by others is refused: %s", err);
+	chmod(path, 0600);
+	ok(dnsd_keys_load(&t, dir, err, sizeof(err)) == 0 &&
+	    dnsd_key_find(&t, "upd.key.") != NULL, "a 0600 key file loads");
+	unlink(path);
+	rmdir(dir);
+	dnsd_free(&t);
+}
+
 int
 main(void)
 {
@@ -560,6 +722,8 @@ main(void)
 	test_serial();
 	test_zone_errors();
 	test_updates();
+	test_xfr();
+	test_policy_and_keys();
 	dnsd_free(&d);
 	return tap_done();
 }
