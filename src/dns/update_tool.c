@@ -99,7 +99,7 @@ main(int argc, char **argv)
 	}
 	printf("%s", dns_rcode_name(res.rcode));
 	if (res.tsig_error)
-		printf(" tsig=%s", dns_rcode_name(res.tsig_error));
+		printf(" tsig=%s", dns_tsig_error_name(res.tsig_error));
 	printf("\n");
 	if (ret != 0) {
 		fprintf(stderr, "ptt-dns-update: %s\n", err);

@@ -43,6 +43,12 @@ dns_rcode_name(int rcode)
 	return "RCODE?";
 }
 
+const char *
+dns_tsig_error_name(int error)
+{
+	return error == TSIG_BADSIG ? "BADSIG" : dns_rcode_name(error);
+}
+
 /* Split "name TYPE rest": name made absolute against origin. */
 static int
 split_rr(const char *text, const ldns_rdf *origin, ldns_rdf **owner,
@@ -500,7 +506,8 @@ dns_update_send(const struct dns_update_req *req, struct dns_update_res *res,
 		snprintf(err, errlen, "response TSIG does not verify (%s; "
 		    "server says %s, TSIG error %s)", dns_rcode_name(v),
 		    dns_rcode_name(res->rcode),
-		    res->tsig_error ? dns_rcode_name(res->tsig_error) : "none");
+		    res->tsig_error ? dns_tsig_error_name(res->tsig_error) :
+		    "none");
 		return PTT_ECRYPTO;
 	}
 	return 0;

@@ -79,5 +79,7 @@ int dns_update_build(const struct dns_update_req *req, uint16_t id,
 
 /* Name of an RCODE ("NOERROR", "NOTAUTH", ...; extended ones too). */
 const char *dns_rcode_name(int rcode);
+/* Name of a TSIG error ("BADSIG", "BADKEY", "BADTIME", ...). */
+const char *dns_tsig_error_name(int error);
 
 #endif

@@ -103,6 +103,11 @@ grep -c 'refused' "$WORK/dnsd.log" | sed 's/^/# refusals logged: /'
 out=$("$DNSUPD" -s "127.0.0.1:$P" -z example.test. -k "$KEYS/ptt-signer" add "example.test. 60 MX 5 evil.example.")
 [ "$out" = REFUSED ]; ok $? "update outside the policy: REFUSED ($out)"
 
+# the library client sees the same BADSIG
+(umask 077; echo "ptt-signer:hmac-sha256:$(openssl rand -base64 32)" > "$WORK/wrong.key")
+out=$("$DNSUPD" -s "127.0.0.1:$P" -z example.test. -k "$WORK/wrong.key" add "w.example.test. 60 A 127.0.0.1" 2>/dev/null)
+[ "$out" = "NOTAUTH tsig=BADSIG" ]; ok $? "ptt-dns-update with a wrong secret: $out"
+
 # prerequisites (RFC 2136 2.4), with ptt-dns-update
 U() { "$DNSUPD" -s "127.0.0.1:$P" -z example.test. -k "$KEYS/ptt-signer" "$@"; }
 [ "$(U nxdomain "new.example.test." add "new.example.test. 60 A 127.0.0.5")" = NOERROR ]
