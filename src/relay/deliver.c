@@ -490,6 +490,9 @@ status_of(const struct smtp_reply *rep, enum smtp_outcome o,
 	if (rep->code != 0 && rep->enh[0] != '\0' &&
 	    rep->enh[0] == '0' + rep->code / 100) {
 		snprintf(buf, len, "%s", rep->enh);
+	} else if (rep->code == 0 && rep->enh[0] == '0' + cls) {
+		/* a local reply that carries its own enhanced code */
+		snprintf(buf, len, "%s", rep->enh);
 	} else if (rep->code != 0) {
 		snprintf(buf, len, "%d.0.0", rep->code / 100);
 	} else {
@@ -585,11 +588,21 @@ conn_send(struct conn *k, struct job *j)
 	t.envid = env->envid;
 	t.smtputf8 = env->smtputf8;
 	ret = smtp_client_send(k->c, &t, on_sent, k);
+	if (ret == PTT_EAGAIN) {
+		/* A reused session that went away: the job goes back to the
+		 * head of the line for a fresh session, no attempt counted. */
+		k->job = NULL;
+		s->inflight--;
+		TAILQ_INSERT_HEAD(&k->d->wait, j, link);
+		log_debug(env->id, "%s: session not ready, requeued", k->remote);
+		conn_close(k);
+		return;
+	}
 	if (ret != 0) {
 		k->job = NULL;
 		job_fail_all(s, j, ret == PTT_EINVAL ? RCPT_PERM : RCPT_TEMP,
 		    ret == PTT_EINVAL ? "the envelope cannot be sent (bad "
-		    "address or message)" : "session not ready",
+		    "address or message)" : ptt_strerror(ret),
 		    ret == PTT_EINVAL ? "5.5.0" : "4.3.0", k->remote, true);
 		conn_next(k);
 	}

@@ -25,7 +25,7 @@ kill -9 "$(cat "$WORK/relay.pid")"
 sleep 0.3
 mv "$WORK/relay.log" "$WORK/relay1.log"
 
-start_relay
+start_relay -o max_conn_dest=4
 ok $? "relay restarts on the same queue"
 wait_for 5 "grep -q 'queue .*: $N messages' '$WORK/relay.log'"
 ok $? "queue_recover found all $N messages"
@@ -45,6 +45,10 @@ is_n $dup 0
 ok $? "none duplicated (nothing was in flight at the kill)"
 wait_for 10 "\"$RELAY\" -o queue_dir='$QDIR' queue list | grep -q '^0 messages'"
 ok $? "the queue is empty afterwards"
+sessions=$(grep -c 'connect from 127.0.0.1' "$WORK/later.log")
+diag "$N messages over $sessions sessions (max_conn_dest 4)"
+[ "$sessions" -ge 1 ] && [ "$sessions" -lt $N ]
+ok $? "connections to the destination were reused"
 
 # Phase 2: kill while deliveries are in flight to a slow MX.
 stop_bg later

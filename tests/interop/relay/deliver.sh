@@ -16,7 +16,7 @@ start_sink sendermx 127.0.0.3
 start_sink nomx 127.0.0.4
 start_sink plain 127.0.0.5 --plain
 start_sink grey 127.0.0.7 --reply-rcpt '*=451 4.7.1 greylisted, come back later'
-start_relay
+start_relay -o delay_notice=3s
 ok $? "relay starts and listens"
 
 # 1. MX lookup: mx1 (pref 10) is down, mx2 (pref 20) takes it, over TLS.
@@ -125,6 +125,15 @@ sleep 2
 ok $? "require-TLS mail was never sent in plaintext"
 ! grep -qi 'X-Ptt-Require-TLS' "$WORK/plain"/*.eml "$WORK/mx2"/*.eml 2>/dev/null
 ok $? "the X-Ptt-Require-TLS field never leaves the relay"
+delayed() { grep -l 'Final-Recipient: rfc822; gina@plain.test' "$WORK/sendermx"/*.eml 2>/dev/null | xargs -r grep -l 'Action: delayed'; }
+wait_for 15 '[ -n "$(delayed)" ]'
+ok $? "a delay notice (Action: delayed) reached the sender after delay_notice"
+d=$(delayed | head -1)
+grep -q 'Will-Retry-Until: ' "$d" 2>/dev/null && grep -q 'Subject: Delayed Mail' "$d" &&
+	grep -q 'Status: 4.7.10' "$d"
+ok $? "the delay notice: Status 4.7.10, and until when it will be retried"
+[ "$(delayed | wc -l)" -eq 1 ]
+ok $? "only one delay notice"
 "$RELAY" -o queue_dir="$QDIR" queue list > "$WORK/list.txt" 2>&1
 grep -q '<gina@plain.test> pending' "$WORK/list.txt" && grep -q 'require_tls' "$WORK/list.txt"
 ok $? "ptt-relay queue list shows the waiting message"
