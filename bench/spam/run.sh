@@ -149,7 +149,7 @@ pct() { awk "BEGIN { printf \"%.2f\", 100 * $1 / $2 }"; }
 		echo
 		printf 'Ratios (ptt / SpamAssassin): spam caught %.3f, ham flagged %s, speed (CPU) %.0fx.\n' \
 			"$(calc "$ptt_tp / ($sa_tp + 0.000001)")" \
-			"$( [ "$sa_fp" -gt 0 ] && calc "$ptt_fp / $sa_fp" || echo "n/a (SpamAssassin flagged none)")" \
+			"$( [ "$sa_fp" -gt 0 ] && awk "BEGIN { printf \"%.2f\", $ptt_fp / $sa_fp }" || echo "n/a (SpamAssassin flagged none)")" \
 			"$(calc "$ptt_rate5 / $sa_rate")"
 	else
 		echo
