@@ -81,10 +81,10 @@ struct config {
 	long long max_rcpts;
 	long long max_sessions;
 	long long check_timeout;
-	char *dns_stub, *dns_forward, *dns_trust_anchor;
+	char *dns_stub, *dns_forward, *dns_trust_anchor, *dns_config_file;
 	bool dns_allow_localhost, dns_tls;
 	long long dns_timeout;
-	bool sandbox;
+	bool sandbox, sandbox_debug;
 	char *user;
 };
 
@@ -115,10 +115,12 @@ static const struct param params[] = {
 	P("dns_stub", PARAM_STR, "", 0, 0, NULL, dns_stub, "Send every DNS query to this server (addr@port; tests, demo)."),
 	P("dns_forward", PARAM_STR, "", 0, 0, NULL, dns_forward, "Forward DNS queries to this resolver (addr@port)."),
 	P("dns_trust_anchor", PARAM_STR, "", 0, 0, NULL, dns_trust_anchor, "DNSSEC trust anchor (DS or DNSKEY text)."),
+	P("dns_config_file", PARAM_STR, "", 0, 0, NULL, dns_config_file, "unbound.conf fragment for libunbound (e.g. local-zone: \"test.\" nodefault); read at start."),
 	P("dns_allow_localhost", PARAM_BOOL, "no", 0, 0, NULL, dns_allow_localhost, "Allow DNS servers on loopback."),
 	P("dns_tls", PARAM_BOOL, "no", 0, 0, NULL, dns_tls, "DNS over TLS to the forwarder."),
 	P("dns_timeout", PARAM_TIME, "10s", 1, 300, NULL, dns_timeout, "Per DNS query."),
 	P("sandbox", PARAM_BOOL, "yes", 0, 0, NULL, sandbox, "Restrict the process after start (Landlock, seccomp, uid)."),
+	P("sandbox_debug", PARAM_BOOL, "no", 0, 0, NULL, sandbox_debug, "Report a refused system call by name (then exit)."),
 	P("user", PARAM_STR, "nobody", 0, 0, NULL, user, "Unprivileged user to become when started as root."),
 	PARAM_END
 };
@@ -428,6 +430,7 @@ enter_sandbox(void)
 	const char *dns = M.cfg.dns_forward[0] ? M.cfg.dns_forward :
 	    M.cfg.dns_stub;
 	uint16_t ports[4] = { 0, 0, 0, 0 };
+	static const uint16_t no_bind[] = { 0 };
 	struct sandbox sbx;
 	char err[512];
 
@@ -437,8 +440,12 @@ enter_sandbox(void)
 	sbx.name = "ptt-mx";
 	sbx.user = M.cfg.user;
 	sbx.ro_paths = ro;
-	sbx.groups = SB_FS_READ | SB_NET_CONNECT;
+	/* libunbound binds its UDP sockets to random ports: the listen
+	 * group, with no TCP port to bind. */
+	sbx.groups = SB_FS_READ | SB_NET_CONNECT | SB_NET_LISTEN;
 	sbx.connect_ports = ports;
+	sbx.bind_ports = no_bind;
+	sbx.debug = M.cfg.sandbox_debug;
 	if (sandbox_enter(&sbx, err, sizeof(err)) != 0)
 		fatal("%s", err);
 	log_info(NULL, "sandbox entered (connect ports %u, %u)", ports[0],
@@ -495,6 +502,8 @@ main(int argc, char **argv)
 	rs.forward = M.cfg.dns_forward[0] ? M.cfg.dns_forward : NULL;
 	rs.stub = M.cfg.dns_stub[0] ? M.cfg.dns_stub : NULL;
 	rs.trust_anchor = M.cfg.dns_trust_anchor[0] ? M.cfg.dns_trust_anchor :
+	    NULL;
+	rs.config_file = M.cfg.dns_config_file[0] ? M.cfg.dns_config_file :
 	    NULL;
 	rs.allow_localhost = M.cfg.dns_allow_localhost;
 	rs.tls = M.cfg.dns_tls;

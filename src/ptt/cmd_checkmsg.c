@@ -4,11 +4,13 @@
  * same code (auth/check.h): SPF for MAIL FROM and HELO, DKIM, DMARC.
  *
  *	ptt check-message [--ip ADDR] [--helo NAME] [--mail-from ADDR]
- *	    [--dns HOST:PORT] [--authserv-id ID] [--timeout SECONDS] < message
+ *	    [--dns HOST:PORT] [--dns-config FILE] [--authserv-id ID]
+ *	    [--timeout SECONDS] < message
  *
  * --dns sends every query to that server (a recursive resolver or, in
  * tests, the authoritative server of the zones involved); without it
- * libunbound resolves from the roots. Bare LF line ends are read as CRLF,
+ * libunbound resolves from the roots. --dns-config reads an unbound.conf
+ * fragment (e.g. local-zone: "test." nodefault). Bare LF line ends are read as CRLF,
  * as SMTP would carry them. The verdict the mx would give follows on
  * stderr. Exit 0 when checked, 1 when the check could not run, 2 on bad
  * usage.
@@ -93,8 +95,8 @@ int
 cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv)
 {
 	static const char *const names[] = { "--ip", "--helo", "--mail-from",
-		"--dns", "--authserv-id", "--timeout" };
-	const char *val[6] = { "127.0.0.1", "", "", NULL, NULL, "30" };
+		"--dns", "--authserv-id", "--timeout", "--dns-config" };
+	const char *val[7] = { "127.0.0.1", "", "", NULL, NULL, "30", NULL };
 	char host[256];
 	struct check_request q;
 	struct resolver_opts ro;
@@ -108,7 +110,7 @@ cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	for (int i = 1; i < argc; i++) {
 		bool missing = false, taken = false;
-		for (int j = 0; j < 6 && !taken; j++) {
+		for (int j = 0; j < 7 && !taken; j++) {
 			const char *v = opt_value(argc, argv, &i, names[j],
 			    &missing);
 			if (missing) {
@@ -153,6 +155,7 @@ cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv)
 	memset(&ro, 0, sizeof(ro));
 	ro.stub = val[3];
 	ro.allow_localhost = val[3] != NULL;
+	ro.config_file = val[6];
 	if ((res = resolver_unbound_new(base, &ro, &rerr)) == NULL) {
 		say("resolver: %s", rerr);
 		buf_free(&msg);

@@ -41,7 +41,8 @@ static const struct command {
 	  "validate ptt.conf's global part and every users/ file of a commit "
 	  "(default: the head)" },
 	{ "check-message", cmd_check_message, "[--ip ADDR] [--helo NAME] "
-	  "[--mail-from ADDR] [--dns HOST:PORT] [--authserv-id ID] "
+	  "[--mail-from ADDR] [--dns HOST:PORT] [--dns-config FILE] "
+	  "[--authserv-id ID] "
 	  "[--timeout SECONDS] < MESSAGE",
 	  "print the Authentication-Results the mx would add (SPF, DKIM, "
 	  "DMARC) and its verdict" },
