@@ -95,6 +95,15 @@ new_boundary(char *out, size_t len, const void *msg, size_t mlen)
 	}
 }
 
+/* The delimiter and header of one body part (RFC 2046 5.1.1). */
+static void
+part_start(struct buf *b, const char *boundary, const char *desc,
+    const char *ctype)
+{
+	buf_addf(b, "\r\n--%s\r\nContent-Description: %s\r\n"
+	    "Content-Type: %s\r\n", boundary, desc, ctype);
+}
+
 static void
 per_recipient(struct buf *b, const struct q_env *env, const struct q_rcpt *r,
     enum dsn_kind kind, const struct dsn_params *p)
@@ -194,10 +203,9 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 	buf_adds(out, "\r\nThis is a MIME-encapsulated message.\r\n");
 
 	/* 1: the human-readable part (RFC 6522 4). */
-	buf_addf(out, "\r\n--%s\r\n", boundary);
-	buf_adds(out, "Content-Description: Notification\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
-	buf_adds(out, "This is the mail system at host ");
+	part_start(out, boundary, "Notification",
+	    "text/plain; charset=us-ascii");
+	buf_adds(out, "\r\nThis is the mail system at host ");
 	clean(out, p->mta, 255);
 	buf_adds(out, ".\r\n\r\n");
 	if (kind == DSN_FAILED) {
@@ -234,10 +242,8 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 	}
 
 	/* 2: message/delivery-status (RFC 3464 2). */
-	buf_addf(out, "\r\n--%s\r\n", boundary);
-	buf_adds(out, "Content-Description: Delivery report\r\n"
-	    "Content-Type: message/delivery-status\r\n\r\n");
-	buf_adds(out, "Reporting-MTA: dns; ");
+	part_start(out, boundary, "Delivery report", "message/delivery-status");
+	buf_adds(out, "\r\nReporting-MTA: dns; ");
 	clean(out, p->mta, 255);
 	buf_adds(out, "\r\n");
 	if (env->envid != NULL && env->envid[0] != '\0') {
@@ -252,12 +258,12 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 			per_recipient(out, env, &env->rcpt[i], kind, p);
 
 	/* 3: the original message or its header section. */
-	buf_addf(out, "\r\n--%s\r\n", boundary);
 	if (msg == NULL) {
-		buf_adds(out, "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-		    "The original message is no longer available.\r\n");
+		part_start(out, boundary, "Notice",
+		    "text/plain; charset=us-ascii");
+		buf_adds(out, "\r\nThe original message is no longer "
+		    "available.\r\n");
 	} else {
-		const char *part = msg;
 		size_t plen = len;
 
 		if (!full) {
@@ -267,14 +273,13 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 			plen = h.hdr_len;
 			mail_hdr_free(&h);
 		}
-		buf_addf(out, "Content-Description: %s\r\n",
-		    full ? "Undelivered Message" : "Message Headers");
-		buf_addf(out, "Content-Type: %s\r\n", full ? "message/rfc822" :
+		part_start(out, boundary, full ? "Undelivered Message" :
+		    "Message Headers", full ? "message/rfc822" :
 		    "text/rfc822-headers");
-		if (has_8bit(part, plen))
+		if (has_8bit(msg, plen))
 			buf_adds(out, "Content-Transfer-Encoding: 8bit\r\n");
 		buf_adds(out, "\r\n");
-		buf_add(out, part, plen);
+		buf_add(out, msg, plen);
 	}
 	buf_addf(out, "\r\n--%s--\r\n", boundary);
 	return buf_error(out);
