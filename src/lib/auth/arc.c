@@ -976,6 +976,12 @@ arc_seal(const struct arc_seal *s, const char *msg, size_t len,
 		mail_hdr_free(&h);
 		return fail(err, errlen, PTT_EINVAL, "message has no From field");
 	}
+	if (h.n > 0 && (h.f[0].flags & MAIL_FIELD_NONAME)) {
+		/* It would continue the fields we prepend and change them. */
+		mail_hdr_free(&h);
+		return fail(err, errlen, PTT_EINVAL,
+		    "message starts with a continuation line");
+	}
 	r = collect(&h, aar, ams, as, &n, &why);
 	if (r != 0)
 		n = arc_instances(&h);

@@ -127,7 +127,8 @@ struct arc_seal {
  * With cv ARC_FAIL (or ARC_TEMPERROR, sealed as fail) the seal covers its
  * own set only (RFC 8617 5.1.2); cv must be ARC_NONE exactly when the
  * message has no chain. PTT_ERANGE when the chain already has 50
- * instances, PTT_EINVAL on a bad key, a missing From or a wrong cv.
+ * instances, PTT_EINVAL on a bad key, a missing From, a wrong cv or a
+ * message whose first line is a continuation (it would fold into ours).
  */
 int arc_seal(const struct arc_seal *s, const char *msg, size_t len,
     struct buf *out, char *err, size_t errlen);

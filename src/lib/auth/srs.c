@@ -22,7 +22,7 @@
 
 #define DAY 86400
 #define SLOTS 1024	/* timestamps wrap after 1024 days */
-#define HASH_MAX 28	/* base64 of a SHA-1 digest, without padding */
+#define HASH_MAX 27	/* base64 of a SHA-1 digest up to its '=' padding */
 
 static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
@@ -174,7 +174,11 @@ srs_forward(const struct srs *s, const char *addr, const char *fwd_domain,
 		return r;
 	if (strcasecmp(dom, fwd_domain) == 0)
 		return put(out, outlen, snprintf(out, outlen, "%s", addr));
-	if (llen > 4 && strncasecmp(addr, "SRS0", 4) == 0 && is_sep(addr[4])) {
+	/* The domain ends at the first '=' when reversing: a domain with
+	 * one (no real one has) could not come back. */
+	if (strchr(dom, '=') != NULL)
+		return SRS_ESYNTAX;
+	if (llen > 5 && strncasecmp(addr, "SRS0", 4) == 0 && is_sep(addr[4])) {
 		/* SRS1=HHHH=dom==HHHH=TT=... : the first forwarder's SRS0
 		 * kept whole, with its separator. */
 		part[0] = dom;
@@ -193,7 +197,8 @@ srs_forward(const struct srs *s, const char *addr, const char *fwd_domain,
 		h1 = memchr(p, '=', (size_t)(e - p));
 		host = h1 ? h1 + 1 : NULL;
 		h1 = host ? memchr(host, '=', (size_t)(e - host)) : NULL;
-		if (host == NULL || h1 == NULL || h1 == host || h1 + 1 >= e)
+		if (host == NULL || h1 == NULL || h1 == host || e - h1 < 3 ||
+		    !is_sep(h1[1]))
 			return SRS_ESYNTAX;
 		part[0] = host;
 		plen[0] = (size_t)(h1 - host);

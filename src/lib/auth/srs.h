@@ -52,7 +52,8 @@ struct srs {
  * Rewrite the envelope sender addr for forwarding from fwd_domain: an
  * address already in fwd_domain is copied unchanged, an SRS0 one becomes
  * SRS1, an SRS1 one keeps its origin and gets a new hash, any other one
- * becomes SRS0. out gets a NUL-terminated address. 0 or SRS_E*.
+ * becomes SRS0. out gets a NUL-terminated address. 0 or SRS_E* (a
+ * domain with '=' in it is SRS_ESYNTAX: it could not be reversed).
  */
 int srs_forward(const struct srs *s, const char *addr, const char *fwd_domain,
     time_t now, char *out, size_t outlen);
