@@ -120,16 +120,24 @@ on_recover(const struct q_env *env, void *arg)
 	sched_add(R.sched, env);
 }
 
-/* The port of "host@port" (default def). */
+/* The port of "host@port", "host:port" or "[v6]:port" (default def). */
 static uint16_t
 at_port(const char *s, uint16_t def)
 {
-	const char *at = s ? strchr(s, '@') : NULL;
+	const char *p = NULL;
 	long v;
 
-	if (at == NULL)
+	if (s == NULL)
 		return def;
-	v = strtol(at + 1, NULL, 10);
+	if ((p = strchr(s, '@')) == NULL) {
+		if (s[0] == '[')
+			p = strstr(s, "]:") ? strstr(s, "]:") + 1 : NULL;
+		else if (strchr(s, ':') == strrchr(s, ':'))
+			p = strchr(s, ':');	/* one colon: not a bare IPv6 */
+	}
+	if (p == NULL)
+		return def;
+	v = strtol(p + 1, NULL, 10);
 	return v > 0 && v < 65536 ? (uint16_t)v : def;
 }
 

@@ -62,6 +62,9 @@ mx.later        A   127.0.0.6
 ; an MX that greylists
 grey            MX  10 mx.grey
 mx.grey         A   127.0.0.7
+; an MX whose STARTTLS handshake fails
+badtls          MX  10 mx.badtls
+mx.badtls       A   127.0.0.8
 Z
 }
 

@@ -145,6 +145,25 @@ ok $? "ptt-relay queue delete removes it and notifies the relay"
 wait_for 10 'grep -q "$id: removed from the queue by hand" "$WORK/relay.log"'
 ok $? "the relay forgets the deleted message"
 
+# 7b. a failed STARTTLS handshake: the same host again in plaintext,
+# except for require-TLS mail.
+mkdir -p "$WORK/badtls"
+start_bg badtls $PY "$PTT_SRC/tests/interop/relay/badtls.py" 127.0.0.8 $SPORT "$WORK/badtls"
+wait_port $SPORT 127.0.0.8 10
+write_msg "fallback" > "$WORK/msg.eml"
+inject alice@sender.test ivan@badtls.test
+write_msg "tls only 2" "X-Ptt-Require-TLS: yes" > "$WORK/msg2.eml"
+inject alice@sender.test judy@badtls.test signer.internal "$WORK/msg2.eml"
+wait_for 15 '[ "$(count_in badtls)" -ge 1 ]'
+ok $? "handshake failed: delivered to the same host in plaintext"
+grep -q 'mx.badtls.test\[127.0.0.8\]:[0-9]*: TLS handshake failed, retrying in plaintext' "$WORK/relay.log"
+ok $? "the plaintext retry is logged"
+wait_for 15 "grep -q 'to=<judy@badtls.test>.*status=deferred' '$WORK/relay.log'"
+ok $? "require-TLS mail after a failed handshake is deferred"
+sleep 1
+! grep -q 'Subject: tls only 2' "$WORK/badtls"/*.eml 2>/dev/null
+ok $? "require-TLS mail never went in plaintext after the failed handshake"
+
 # 8. only authenticated internal peers inject.
 write_msg "intruder" > "$WORK/msg.eml"
 inject alice@sender.test bob@example.test evil.internal 2>/dev/null
