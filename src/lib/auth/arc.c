@@ -17,6 +17,7 @@
 
 #include <openssl/x509.h>
 
+#include "auth/authres.h"
 #include "auth/taglist.h"
 #include "mail/codec.h"
 #include "mail/defect.h"
@@ -744,20 +745,23 @@ skip_cfws(const char *p)
 	}
 }
 
-/* If AR value v is authserv-id id's, the payload after its ';' (or "" when
- * it has none), else NULL. */
+/* If AR field f is authserv-id id's (authres.h decides), the payload
+ * after its ';' ("" when it has none), else NULL. */
 static const char *
-ar_payload(const char *v, const char *id)
+ar_payload(const struct mail_field *f, const char *id)
 {
-	const char *p = skip_cfws(v), *e = p;
-	size_t n = strlen(id);
+	char got[AR_MAX_VALUE + 1];
+	const char *p;
 
-	while (*e && *e != ';' && *e != ' ' && *e != '\t' && *e != '(')
-		e++;
-	if ((size_t)(e - p) != n || strncasecmp(p, id, n) != 0)
+	if (ar_authserv_id(f->value, f->value_len, got, sizeof(got)) != 0 ||
+	    strcasecmp(got, id) != 0)
 		return NULL;
-	e = strchr(e, ';');
-	return e ? e + 1 : "";
+	p = skip_cfws(f->value);
+	while (*p && *p != ';' && *p != '(')
+		p++;
+	p = skip_cfws(p);
+	p = strchr(p, ';');
+	return p ? p + 1 : "";
 }
 
 enum arc_cv
@@ -768,41 +772,17 @@ arc_cv_from_ar(const struct mail_hdr *h, const char *id)
 	for (size_t i = mail_hdr_find(h, "Authentication-Results", 0);
 	    i != MAIL_HDR_NONE;
 	    i = mail_hdr_find(h, "Authentication-Results", i + 1)) {
-		const char *p = ar_payload(h->f[i].value, id);
-		if (p == NULL)
+		const struct ar_result *r;
+		struct authres a;
+		if (ar_payload(&h->f[i], id) == NULL)
 			continue;
-		/* Walk the resinfos: ';'-separated outside comments/quotes. */
-		while (*p) {
-			p = skip_cfws(p);
-			if (strncasecmp(p, "arc", 3) == 0) {
-				const char *q = skip_cfws(p + 3);
-				if (*q == '=') {
-					q = skip_cfws(q + 1);
-					cv = strncasecmp(q, "pass", 4) == 0 &&
-					    !isalnum((unsigned char)q[4]) ? ARC_PASS :
-					    strncasecmp(q, "none", 4) == 0 &&
-					    !isalnum((unsigned char)q[4]) ? ARC_NONE :
-					    ARC_FAIL;
-				}
-			}
-			while (*p && *p != ';') {
-				if (*p == '(') {
-					p = skip_cfws(p);
-					continue;
-				}
-				if (*p == '"') {
-					for (p++; *p && *p != '"'; p++)
-						if (*p == '\\' && p[1] != '\0')
-							p++;
-					if (*p == '"')
-						p++;
-					continue;
-				}
-				p++;
-			}
-			if (*p == ';')
-				p++;
-		}
+		if (ar_parse(&a, h->f[i].value, h->f[i].value_len) != 0)
+			cv = ARC_FAIL;	/* ours, yet unreadable */
+		else if ((r = ar_find(&a, "arc")) != NULL)
+			cv = strcasecmp(r->result, "pass") == 0 ? ARC_PASS :
+			    strcasecmp(r->result, "none") == 0 ? ARC_NONE :
+			    ARC_FAIL;
+		ar_free(&a);
 	}
 	return cv;
 }
@@ -852,7 +832,7 @@ build_aar(const struct mail_hdr *h, const char *id, unsigned inst,
 	for (size_t i = mail_hdr_find(h, "Authentication-Results", 0);
 	    i != MAIL_HDR_NONE;
 	    i = mail_hdr_find(h, "Authentication-Results", i + 1)) {
-		const char *p = ar_payload(h->f[i].value, id);
+		const char *p = ar_payload(&h->f[i], id);
 		char *copy, *c;
 		size_t n;
 		if (p == NULL)

@@ -135,9 +135,10 @@ int arc_seal(const struct arc_seal *s, const char *msg, size_t len,
 
 /*
  * The status an earlier hop of ours recorded: the "arc=" result in the
- * Authentication-Results fields with authserv-id id (the last one wins).
- * ARC_NONE when there is none; a result other than none/pass/fail is
- * ARC_FAIL. For a sealer that trusts the validator that wrote it.
+ * Authentication-Results fields with authserv-id id (parsed by authres.h;
+ * the last field wins). ARC_NONE when there is none; a result other than
+ * none or pass, or a field of ours that does not parse, is ARC_FAIL. For
+ * a sealer that trusts the validator that wrote it.
  */
 enum arc_cv arc_cv_from_ar(const struct mail_hdr *h, const char *id);
 
