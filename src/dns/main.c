@@ -3,7 +3,7 @@
  * write-back and commits.
  *
  *   ptt-dns --zones DIR [-l 127.0.0.1:53 ...] [--tsig-dir DIR]
- *           [--policy FILE] [--state DIR] [--dnssec ZONE ...]
+ *           [--policy FILE] [--state DIR] [--dnssec ZONE ...] [--nsec3]
  *   ptt-dns --zones DIR --state DIR --print-ds ZONE
  *   ptt-dns --zones DIR --check          (parse every zone, exit 0/1)
  *   ptt-dns --defaults                   (the parameter table)
@@ -103,6 +103,7 @@ struct server {
 	const char *dnssec[MAX_DNSSEC];
 	size_t ndnssec;
 	bool git;
+	bool nsec3;
 	int git_fd;		/* socket to the git helper, or -1 */
 	long ntcp;
 	unsigned long seq;
@@ -293,6 +294,7 @@ add_zone(struct server *s, const char *fname)
 		if (dnssec_keys_load(s->cfg.state, z->name, true, &z->keys, err,
 		    sizeof(err)) != 0)
 			fatal("zone %s: %s", z->name, err);
+		z->nsec3 = s->nsec3;
 	}
 	z->next = s->d.zones;
 	s->d.zones = z;
@@ -548,7 +550,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: ptt-dns --zones DIR [-l HOST:PORT ...] [--tsig-dir DIR] "
 	    "[--policy FILE]\n"
-	    "               [--state DIR] [--dnssec ZONE ...] [--user NAME] "
+	    "               [--state DIR] [--dnssec ZONE ...] [--nsec3] [--user NAME] "
 	    "[--no-sandbox]\n"
 	    "               [--reload-interval T] [--tcp-idle T] [--tcp-max N] "
 	    "[-v]\n"
@@ -568,7 +570,7 @@ main(int argc, char **argv)
 	bool check = false;
 	char err[1024];
 	enum { O_PARAM = 256, O_DNSSEC, O_PRINT_DS, O_CHECK, O_DEFAULTS,
-	    O_NO_SANDBOX };
+	    O_NO_SANDBOX, O_NSEC3 };
 	static const struct option lopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "zones", required_argument, NULL, O_PARAM },
@@ -584,6 +586,7 @@ main(int argc, char **argv)
 		{ "check", no_argument, NULL, O_CHECK },
 		{ "defaults", no_argument, NULL, O_DEFAULTS },
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
+		{ "nsec3", no_argument, NULL, O_NSEC3 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -622,6 +625,9 @@ main(int argc, char **argv)
 			return 0;
 		case O_NO_SANDBOX:
 			s->cfg.sandbox = false;
+			break;
+		case O_NSEC3:
+			s->nsec3 = true;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);

@@ -5,7 +5,8 @@
  * the zone), RFC 2308 3 (negative answers carry the SOA with
  * TTL = min(SOA TTL, MINIMUM)), RFC 4592 (wildcards), RFC 6604 (the RCODE
  * of a CNAME chain is the last name's), RFC 8482 4.1 (ANY gets one
- * RRset), RFC 4035 3.1.1-3.1.4 (RRSIGs, NSEC proofs, DS at referrals).
+ * RRset), RFC 4035 3.1.1-3.1.4 (RRSIGs, NSEC proofs, DS at referrals),
+ * RFC 5155 7.2 (NSEC3 proofs: closest encloser, next closer, wildcard).
  * Trusts: the zone tree; the question was parsed by ldns.
  */
 #include "query.h"
@@ -89,13 +90,55 @@ add_nsec(ldns_pkt *resp, const ldns_dnssec_name *n)
 		push(resp, LDNS_SECTION_AUTHORITY, r->rr, NULL);
 }
 
-/* The NSEC whose owner is the closest name at or before name. */
+static bool
+is_nsec3(const ldns_dnssec_zone *db)
+{
+	/* ldns keeps the hashed names tree only for NSEC3-signed zones */
+	return db->hashed_names != NULL && db->hashed_names->count > 0;
+}
+
+/* The NSEC3 whose hash covers (or matches) name's hash (RFC 5155 7.2.1). */
+static void
+add_covering_nsec3(ldns_pkt *resp, const ldns_dnssec_zone *db,
+    const ldns_rdf *name)
+{
+	/* the parameters zone.c signs with: SHA-1, no salt, 0 iterations;
+	 * the tree is keyed by the hash label alone */
+	ldns_rdf *h = ldns_nsec3_hash_name(name, LDNS_SHA1, 0, 0, NULL);
+	ldns_rbnode_t *n = NULL;
+
+	if (h == NULL)
+		return;
+	ldns_rbtree_find_less_equal(db->hashed_names, h, &n);
+	ldns_rdf_deep_free(h);
+	/* before the first hash: the last NSEC3 wraps around */
+	if (n == NULL || n == LDNS_RBTREE_NULL)
+		n = ldns_rbtree_last(db->hashed_names);
+	for (size_t guard = 0; n != NULL && n != LDNS_RBTREE_NULL &&
+	    guard <= db->hashed_names->count; guard++) {
+		const ldns_dnssec_name *dn = n->data;
+		if (dn->nsec != NULL) {
+			add_nsec(resp, dn);
+			return;
+		}
+		n = ldns_rbtree_previous(n);
+		if (n == LDNS_RBTREE_NULL)
+			n = ldns_rbtree_last(db->hashed_names);
+	}
+}
+
+/* The NSEC whose owner is the closest name at or before name (or, in an
+ * NSEC3 zone, the NSEC3 covering its hash). */
 static void
 add_covering_nsec(ldns_pkt *resp, const ldns_dnssec_zone *db,
     const ldns_rdf *name)
 {
 	ldns_rbnode_t *n = NULL;
 
+	if (is_nsec3(db)) {
+		add_covering_nsec3(resp, db, name);
+		return;
+	}
 	ldns_rbtree_find_less_equal(db->names, name, &n);
 	for (; n != NULL && n != LDNS_RBTREE_NULL; n = ldns_rbtree_previous(n)) {
 		const ldns_dnssec_name *dn = n->data;
@@ -216,6 +259,30 @@ closest_encloser(const struct zone *z, const ldns_rdf *qname)
 	return ldns_rdf_clone(z->origin);
 }
 
+/*
+ * Prove that qname does not exist: the NSEC covering it, or for NSEC3 the
+ * closest encloser proof (RFC 5155 7.2.1): the NSEC3 matching the closest
+ * encloser and the one covering the next closer name.
+ */
+static void
+deny_name(ldns_pkt *resp, const struct zone *z, const ldns_rdf *qname,
+    const ldns_rdf *ce)
+{
+	if (!is_nsec3(z->db)) {
+		add_covering_nsec(resp, z->db, qname);
+		return;
+	}
+	add_nsec(resp, query_lookup(z->db, ce));
+	size_t ql = ldns_dname_label_count(qname);
+	size_t cl = ldns_dname_label_count(ce);
+	if (ql > cl) {
+		ldns_rdf *next = ldns_dname_clone_from(qname, ql - cl - 1);
+		if (next != NULL)
+			add_covering_nsec(resp, z->db, next);
+		ldns_rdf_deep_free(next);
+	}
+}
+
 static ldns_rdf *
 wildcard_of(const ldns_rdf *ce)
 {
@@ -250,9 +317,12 @@ query_answer(const struct zone *z, const ldns_rdf *qname0,
 		n = query_lookup(z->db, qname);
 		if (n == NULL || n->rrsets == NULL) {
 			if (query_name_exists(z->db, qname)) {
-				/* empty non-terminal: NODATA */
+				/* empty non-terminal: NODATA (NSEC3 zones hold
+				 * a node with an NSEC3 for it) */
 				add_soa(resp, z, dnssec);
-				if (dnssec)
+				if (dnssec && n != NULL && n->nsec != NULL)
+					add_nsec(resp, n);
+				else if (dnssec)
 					add_covering_nsec(resp, z->db, qname);
 				break;
 			}
@@ -262,8 +332,8 @@ query_answer(const struct zone *z, const ldns_rdf *qname0,
 			if (n == NULL || n->rrsets == NULL) {
 				ldns_pkt_set_rcode(resp, LDNS_RCODE_NXDOMAIN);
 				add_soa(resp, z, dnssec);
-				if (dnssec) {
-					add_covering_nsec(resp, z->db, qname);
+				if (dnssec && ce != NULL) {
+					deny_name(resp, z, qname, ce);
 					if (wild != NULL)
 						add_covering_nsec(resp, z->db, wild);
 				}
@@ -271,10 +341,10 @@ query_answer(const struct zone *z, const ldns_rdf *qname0,
 				ldns_rdf_deep_free(wild);
 				break;
 			}
-			ldns_rdf_deep_free(ce);
 			synth = qname;
 			if (dnssec)	/* the name itself does not exist */
-				add_covering_nsec(resp, z->db, qname);
+				deny_name(resp, z, qname, ce);
+			ldns_rdf_deep_free(ce);
 		}
 		if (qtype == LDNS_RR_TYPE_ANY) {
 			for (s = n->rrsets; s; s = s->next)

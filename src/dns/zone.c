@@ -4,7 +4,8 @@
  *
  * Implements RFC 1035 5 (master files, through ldns' record reader, with
  * line numbers), RFC 1982 3.2 (serial comparison), RFC 2181 10.1 (CNAME
- * alone at its name), RFC 4035 2 (zone signing, through ldns, NSEC).
+ * alone at its name), RFC 4035 2 and RFC 5155 (zone signing, through
+ * ldns, NSEC or NSEC3).
  * Trusts: nothing in a zone file until zone_check() passed.
  */
 #include "zone.h"
@@ -382,7 +383,11 @@ build_db(struct zone *z, const ldns_rr_list *rrs, ldns_dnssec_zone **dbp,
 				ldns_rr_free(k);
 		}
 		added = ldns_rr_list_new();
-		if (st == LDNS_STATUS_OK)
+		if (st == LDNS_STATUS_OK && z->nsec3)
+			st = ldns_dnssec_zone_sign_nsec3_flg(db, added, z->keys,
+			    ldns_dnssec_default_replace_signatures, NULL,
+			    LDNS_SHA1, 0, 0, 0, NULL, 0);
+		else if (st == LDNS_STATUS_OK)
 			st = ldns_dnssec_zone_sign_flg(db, added, z->keys,
 			    ldns_dnssec_default_replace_signatures, NULL, 0);
 	}

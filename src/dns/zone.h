@@ -3,8 +3,8 @@
  *
  * A zone keeps two views: rrs, the authoritative data as the zone file
  * (or the last accepted update) says, and db, the served tree (ldns
- * dnssec_zone) built from rrs and, with DNSSEC on, signed (NSEC, ECDSA
- * P-256). Changing a zone means building a new rrs list, then
+ * dnssec_zone) built from rrs and, with DNSSEC on, signed (NSEC or NSEC3,
+ * ECDSA P-256). Changing a zone means building a new rrs list, then
  * zone_commit(), which builds and signs a new db and swaps it in only when
  * that succeeded; the old one is freed. Nothing is shared between zones.
  *
@@ -42,6 +42,8 @@ struct zone {
 	ldns_dnssec_zone *db;		/* served; owned with its RRs */
 	ldns_rr_list *db_added;		/* list shell of the RRs signing added */
 	ldns_key_list *keys;		/* DNSSEC signing keys, or NULL */
+	bool nsec3;			/* deny with NSEC3 (RFC 5155, SHA-1, no
+					 * salt, 0 iterations per RFC 9276) */
 	time_t signed_at;
 	struct zone_diff journal[ZONE_JOURNAL_MAX];
 	size_t njournal;

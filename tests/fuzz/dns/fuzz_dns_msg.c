@@ -9,6 +9,7 @@
  *   bit 1: the harness signs the message with the policy's TSIG key first,
  *          so the fuzzer reaches the UPDATE logic behind the signature check
  *   bit 2: the zone is DNSSEC-signed (RRSIGs, NSEC proofs with DO)
+ *   bit 3: ... with NSEC3 instead of NSEC
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -93,6 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z = zone_new("example.test.");
 	if (mode & 4)
 		z->keys = new_keys();
+	z->nsec3 = (mode & 8) != 0;
 	f = fmemopen((void *)zone_text, sizeof(zone_text) - 1, "r");
 	if (zone_parse(z->name, f, "fuzz", false, &rrs, err, sizeof(err)) != 0 ||
 	    zone_commit(z, rrs, err, sizeof(err)) != 0)

@@ -4,8 +4,12 @@
 # `ptt-dns --print-ds` as trust anchor) validates: answers, NXDOMAIN,
 # NODATA and wildcards come back secure (AD), also after a signed update
 # (re-signing); with a tampered anchor the same queries fail (SERVFAIL).
+# Run as dnssec_unbound.sh [--nsec3].
+# With --nsec3 the zone is denied with NSEC3 instead of NSEC.
+MODE=${1:-}
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
+diag "denial: ${MODE:-NSEC}"
 
 P=$(free_port)
 write_zone example.test 1 > "$ZONES/example.test.zone"
@@ -18,10 +22,18 @@ sed 's/^/# /' "$WORK/ds.txt"
 [ "$(stat -c %a "$STATE")" = 700 ] && [ "$(stat -c %a "$STATE"/Kexample.test.private)" = 600 ]
 ok $? "state directory 0700, key file 0600"
 for_sandbox "$STATE" "$STATE/Kexample.test.private" "$ZONES/example.test.zone"
-start_dnsd "$P" --state "$STATE" --dnssec example.test --tsig-dir "$KEYS" --policy "$WORK/policy"
+start_dnsd "$P" --state "$STATE" --dnssec example.test --tsig-dir "$KEYS" --policy "$WORK/policy" $MODE
 out=$(kdig @127.0.0.1 -p "$P" +dnssec example.test DNSKEY +noall +answer)
 echo "$out" | grep -q 'DNSKEY.*257 3 13' && echo "$out" | grep -q 'RRSIG.*DNSKEY 13'
 ok $? "DNSKEY (flags 257, algorithm 13) served and signed"
+
+if [ "$MODE" = --nsec3 ]; then
+	out=$(kdig @127.0.0.1 -p "$P" +dnssec nope.example.test A +noall +authority)
+	echo "$out" | grep -q 'NSEC3' && ! echo "$out" | grep -qE 'IN[[:space:]]+NSEC[[:space:]]'
+	ok $? "NXDOMAIN proven with NSEC3 records"
+	kdig +short @127.0.0.1 -p "$P" example.test NSEC3PARAM | grep -q '^1 0 0 -'
+	ok $? "NSEC3PARAM: SHA-1, no opt-out, 0 iterations, no salt (RFC 9276)"
+fi
 
 # run_unbound NAME ANCHOR: an unbound daemon with its own config; sets UP
 run_unbound() {
