@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
+#include "auth/arc.h"
 #include "auth/authres.h"
 #include "auth/check.h"
 #include "mail/addr.h"
@@ -37,8 +39,12 @@ struct check {
 	struct dns_query **keyq;	/* per signature, NULL when done */
 	struct check_key **keyarg;
 	struct dmarc_check *dmarc;
+	struct arc_verify av;		/* the arriving ARC chain */
+	struct dns_query **arcq;	/* per ARC check, NULL when done */
+	struct check_key **arcarg;
+	char *arc_trusted;
+	char *arc_ar;			/* "arc=..." method result (RFC 8601) */
 	unsigned pending;		/* stage 1 operations in flight */
-	bool arc_fields;		/* ARC-Seal present */
 	bool timed_out;
 
 	struct check_result r;
@@ -47,6 +53,7 @@ struct check {
 struct check_key {
 	struct check *c;
 	size_t i;
+	bool arc;		/* an ARC check's key, else a DKIM one */
 };
 
 static const char *
@@ -76,8 +83,19 @@ check_free(struct check *c)
 	}
 	free(c->keyq);
 	free(c->keyarg);
-	if (c->dv_open)
+	for (size_t i = 0; i < c->av.nchk; i++) {
+		if (c->arcq[i] != NULL)
+			resolve_cancel(c->arcq[i]);
+		free(c->arcarg[i]);
+	}
+	free(c->arcq);
+	free(c->arcarg);
+	if (c->dv_open) {
 		dkim_verify_end(&c->dv);
+		arc_verify_end(&c->av);
+	}
+	free(c->arc_trusted);
+	free(c->arc_ar);
 	if (c->timer != NULL)
 		event_free(c->timer);
 	free(c->r.dkim);
@@ -113,8 +131,73 @@ decides_temp(struct check *c)
 		for (size_t i = 0; i < r->ndkim; i++)
 			if (r->dkim[i].result == DKIM_TEMPERROR)
 				return true;
+		if (c->av.result == ARC_TEMPERROR && c->arc_trusted[0] != '\0')
+			return true;
 	}
 	return false;
+}
+
+/* Copy the arc= method result arc.h wrote (text) into a. */
+static void
+add_arc(struct authres *a, const char *text, const char *ip)
+{
+	struct authres t;
+	struct buf b;
+	struct ar_result *x;
+
+	buf_init(&b, 0);
+	buf_addf(&b, "x; %s", text);
+	if (ar_parse(&t, b.data, b.len) == 0 && t.n == 1) {
+		const struct ar_result *y = &t.res[0];
+		x = ar_add(a, y->method, y->result, y->reason, y->comment);
+		for (size_t k = 0; k < y->nprop; k++)
+			ar_add_prop(x, y->prop[k].ptype, y->prop[k].property,
+			    y->prop[k].value);
+	} else {
+		x = ar_add(a, "arc", t.n ? t.res[0].result : "permerror", NULL,
+		    NULL);
+		ar_add_prop(x, "smtp", "remote-ip", ip);
+	}
+	ar_free(&t);
+	buf_free(&b);
+}
+
+/* Is domain in the comma- or space-separated list? */
+static bool
+in_list(const char *list, const char *domain)
+{
+	size_t n = strlen(domain);
+
+	while (*list != '\0') {
+		size_t k;
+		list += strspn(list, ", \t");
+		k = strcspn(list, ", \t");
+		if (k == n && k > 0 && strncasecmp(list, domain, n) == 0)
+			return true;
+		list += k;
+	}
+	return false;
+}
+
+/* Finish ARC: the chain's status, its AR text, and whether a sealer we
+ * trust vouches for the message. */
+static void
+arc_done(struct check *c)
+{
+	struct check_result *r = &c->r;
+	struct buf b;
+	enum arc_cv cv = arc_verify_finish(&c->av);
+
+	r->arc = arc_cv_name(cv);
+	buf_init(&b, 0);
+	arc_ar_result(&c->av, c->ip, &b);
+	c->arc_ar = buf_steal(&b, NULL);
+	if (cv == ARC_PASS)
+		for (size_t i = 0; i < c->av.nchk; i++)
+			if (c->av.chk[i].seal && c->av.chk[i].instance ==
+			    c->av.n && in_list(c->arc_trusted,
+			    c->av.chk[i].domain))
+				r->trusted_arc = true;
 }
 
 static void
@@ -163,10 +246,8 @@ build_field(struct check *c)
 		if (r->from_domain[0] != '\0')
 			ar_add_prop(x, "header", "from", r->from_domain);
 	}
-	if (r->arc != NULL) {
-		x = ar_add(&a, "arc", r->arc, NULL, NULL);
-		ar_add_prop(x, "smtp", "remote-ip", c->ip);
-	}
+	if (c->arc_ar != NULL)
+		add_arc(&a, c->arc_ar, c->ip);
 	buf_init(&b, 0);
 	ar_format(&a, &b);
 	ar_free(&a);
@@ -223,8 +304,7 @@ stage2(struct check *c)
 	char *from = NULL;
 	int ret;
 
-	if (!c->arc_fields)
-		r->arc = "none";
+	arc_done(c);
 	ret = mail_author_domain(&c->dv.hdr, &from);
 	if (ret != 0) {
 		snprintf(r->dmarc_problem, sizeof(r->dmarc_problem), "%s",
@@ -314,7 +394,10 @@ key_done(const struct dns_result *res, void *arg)
 	enum dkim_dns st;
 	const char **txt = NULL;
 
-	c->keyq[i] = NULL;
+	if (k->arc)
+		c->arcq[i] = NULL;
+	else
+		c->keyq[i] = NULL;
 	switch (res->status) {
 	case DNS_OK:
 		st = DKIM_DNS_OK;
@@ -330,9 +413,13 @@ key_done(const struct dns_result *res, void *arg)
 		st = DKIM_DNS_TEMPFAIL;
 		break;
 	}
-	dkim_verify_key(&c->dv, i, st, txt, txt ? res->n : 0);
+	if (k->arc)
+		arc_verify_key(&c->av, i, st, txt, txt ? res->n : 0);
+	else {
+		dkim_verify_key(&c->dv, i, st, txt, txt ? res->n : 0);
+		copy_sig(c, i);
+	}
 	free(txt);
-	copy_sig(c, i);
 	stage1_done(c);
 }
 
@@ -365,6 +452,15 @@ timed_out(evutil_socket_t fd, short what, void *arg)
 		snprintf(r->dkim[i].reason, sizeof(r->dkim[i].reason),
 		    "key lookup timed out");
 	}
+	for (size_t i = 0; i < c->av.nchk; i++) {
+		if (c->arcq[i] == NULL)
+			continue;
+		resolve_cancel(c->arcq[i]);
+		c->arcq[i] = NULL;
+		arc_verify_key(&c->av, i, DKIM_DNS_TEMPFAIL, NULL, 0);
+	}
+	if (c->r.arc == NULL)
+		arc_done(c);
 	if (c->dmarc != NULL) {
 		dmarc_check_cancel(c->dmarc);
 		c->dmarc = NULL;
@@ -420,8 +516,10 @@ check_message(struct resolver *res, const struct check_request *req,
 	dkim_verify_begin(&c->dv, req->msg, req->len, c->now,
 	    req->max_sigs ? req->max_sigs : 8);
 	c->dv_open = true;
-	c->arc_fields = mail_hdr_find(&c->dv.hdr, "ARC-Seal", 0) !=
-	    MAIL_HDR_NONE;
+	arc_verify_begin(&c->av, req->msg, req->len, c->now, true);
+	c->arc_trusted = xstrdup(req->arc_trusted ? req->arc_trusted : "");
+	c->arcq = xcalloc(c->av.nchk + 1, sizeof(*c->arcq));
+	c->arcarg = xcalloc(c->av.nchk + 1, sizeof(*c->arcarg));
 	c->r.ndkim = c->dv.nsig;
 	c->r.dkim = xcalloc(c->dv.nsig + 1, sizeof(*c->r.dkim));
 	c->keyq = xcalloc(c->dv.nsig + 1, sizeof(*c->keyq));
@@ -453,6 +551,17 @@ check_message(struct resolver *res, const struct check_request *req,
 		c->pending++;
 		c->keyq[i] = resolve_txt(res, dkim_key_name(&c->dv, i, name,
 		    sizeof(name)), key_done, c->keyarg[i]);
+	}
+	for (size_t i = 0; !c->av.decided && i < c->av.nchk; i++) {
+		if (c->av.chk[i].result != DKIM_PENDING)
+			continue;
+		c->arcarg[i] = xcalloc(1, sizeof(struct check_key));
+		c->arcarg[i]->c = c;
+		c->arcarg[i]->i = i;
+		c->arcarg[i]->arc = true;
+		c->pending++;
+		c->arcq[i] = resolve_txt(res, arc_key_name(&c->av, i, name,
+		    sizeof(name)), key_done, c->arcarg[i]);
 	}
 	/* Every callback comes from the event loop, so none ran yet. */
 	c->pending--;

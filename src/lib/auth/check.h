@@ -20,10 +20,11 @@
  * DMARC policy, or DMARC passed through another identifier) is only
  * reported.
  *
- * ARC (RFC 8617): this file reports "arc=none" when the message has no
- * ARC set; verifying an arriving chain is the job of auth/arc.h, which
- * is not part of the tree yet, so a message with ARC fields gets no arc
- * result (and trusted_arc stays false).
+ * ARC (RFC 8617): the arriving chain is validated with auth/arc.h (its
+ * key lookups run with DKIM's) and reported as arc=none/pass/fail/
+ * temperror; trusted_arc is set when it passes and its latest seal was
+ * made by a domain of arc_trusted. An ARC temperror decides (temporary)
+ * only when arc_trusted is set and DMARC fails under a policy.
  *
  * Trusts: nothing in the message or in DNS answers; the request comes
  * from the SMTP engine.
@@ -91,7 +92,7 @@ struct check_result {
 	char from_domain[256];			/* "" when none was found */
 	char dmarc_problem[128];
 	/* ARC. */
-	const char *arc;	/* "none", or NULL when not verified */
+	const char *arc;	/* "none", "pass", "fail", "temperror" */
 	bool trusted_arc;	/* a trusted ARC chain vouches for it */
 	/* The verdict. */
 	bool temporary;		/* answer 451 4.4.3 (see above) */

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "auth/arc.h"
 #include "auth/authres.h"
 #include "auth/check.h"
 #include "auth/dkim.h"
@@ -101,6 +102,8 @@ signed_message(const char *from, const char *domain, const char *body)
 	return buf_steal(&b, NULL);
 }
 
+static const char *arc_trusted;
+
 static void
 run(struct resolver *res, const char *ip, const char *helo,
     const char *mail_from, const char *msg, unsigned timeout_ms,
@@ -118,6 +121,7 @@ run(struct resolver *res, const char *ip, const char *helo,
 	q.msg = msg;
 	q.len = strlen(msg);
 	q.timeout_ms = timeout_ms;
+	q.arc_trusted = arc_trusted;
 	check_message(res, &q, done_cb, g);
 	while (!g->done)
 		event_base_loop(base, EVLOOP_ONCE);
@@ -263,6 +267,54 @@ test_temporary(struct resolver *res)
 	free(m);
 }
 
+/* A message failing DMARC p=reject, ARC-sealed by a forwarder. */
+static void
+test_arc(struct resolver *res)
+{
+	char *m = message("example.org", "Forwarded.\r\n");
+	struct arc_seal as;
+	struct buf b;
+	char err[256];
+	struct got g;
+
+	memset(&as, 0, sizeof(as));
+	as.domain = "example.net";
+	as.selector = "sel";
+	as.key = key;
+	as.authserv_id = "lists.example.net";
+	as.cv = ARC_NONE;
+	buf_init(&b, 0);
+	is_int(arc_seal(&as, m, strlen(m), &b, err, sizeof(err)), 0,
+	    "sealed by example.net %s", err);
+	buf_adds(&b, m);
+	free(m);
+	run(res, "203.0.113.9", "", "alice@example.org", b.data, 0, &g);
+	is_str(ar_result_of(&g, "arc", 0), "pass", "arc=pass");
+	is_str(ar_result_of(&g, "dmarc", 0), "fail", "dmarc=fail");
+	ok(!g.r.trusted_arc, "example.net is not trusted by default");
+	ok(strstr(g.field, "smtp.remote-ip=203.0.113.9") != NULL,
+	    "arc result with smtp.remote-ip");
+	got_free(&g);
+	arc_trusted = "lists.example.com, example.net";
+	run(res, "203.0.113.9", "", "alice@example.org", b.data, 0, &g);
+	ok(g.r.trusted_arc, "a trusted sealer vouches");
+	got_free(&g);
+	arc_trusted = "example.com";
+	run(res, "203.0.113.9", "", "alice@example.org", b.data, 0, &g);
+	ok(!g.r.trusted_arc, "another sealer does not");
+	got_free(&g);
+	arc_trusted = NULL;
+	/* Broken seal: the chain fails. */
+	{
+		char *p = strstr(b.data, "Forwarded.");
+		p[0] = 'X';
+	}
+	run(res, "203.0.113.9", "", "alice@example.org", b.data, 0, &g);
+	is_str(ar_result_of(&g, "arc", 0), "fail", "altered: arc=fail");
+	got_free(&g);
+	buf_free(&b);
+}
+
 /* A resolver that never answers (a DNS server that times out). */
 static void silent_start(struct resolver *r, struct dns_query *q) { (void)r; (void)q; }
 static void silent_cancel(struct resolver *r, struct dns_query *q) { (void)r; (void)q; }
@@ -319,6 +371,7 @@ main(void)
 	test_pass(res);
 	test_fail(res);
 	test_temporary(res);
+	test_arc(res);
 	test_timeout();
 	resolver_free(res);
 	EVP_PKEY_free(key);
