@@ -9,9 +9,25 @@
  * said 250 for every recipient (4xx otherwise, so the sender retries and
  * nothing is lost).
  *
+ * ARC (RFC 8617): mail forwarded to a user's real address comes from the
+ * spam filter (arc_peers, spamfilter.internal) and is ARC-sealed instead
+ * of DKIM-signed: instance N+1 on top of the chain it carries, d= the
+ * local domain it was addressed to, with that domain's RSA key (Ed25519
+ * when it has none). The signer never resolves names, so it does not
+ * validate the arriving chain itself: the cv= it seals is the arc= result
+ * the mx recorded in its Authentication-Results (authserv_id). That is
+ * trusted because the mx removes any field arriving with its authserv-id
+ * (RFC 8601 5), only authenticated internal peers reach this path, and a
+ * wrong cv=pass cannot make a broken chain pass later: validators check
+ * every earlier seal themselves. No arc= (or anything but pass) on a
+ * message with a chain seals cv=fail; a message without one gets cv=none.
+ * A message that cannot be sealed (50 instances, a leading continuation
+ * line) is forwarded unsealed and logged, never refused.
+ *
  * Holds: its keys (state directory, dkim/<domain>/<selector>.key, 0600,
  * created here on first start). Listens: internal, mutual TLS; only peers
- * named in allowed_peers (submission.internal) may hand in mail.
+ * named in allowed_peers (submission.internal, spamfilter.internal) may
+ * hand in mail.
  * Talks to: the relay (mutual TLS, verified as relay.internal) and, at
  * start only, the DNS primary for the UPDATE. Never resolves names.
  * Sandbox: no filesystem, no new sockets but connections to the relay's
@@ -29,6 +45,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "auth/arc.h"
 #include "auth/dkim.h"
 #include "conf/state.h"
 #include "dns/tsig.h"
@@ -51,6 +68,8 @@ struct config {
 	char *listen;
 	char *cert, *key, *ca;
 	char *allowed_peers;
+	char *arc_peers;
+	char *authserv_id;
 	char *relay;
 	char *relay_name;
 	bool relay_implicit_tls;
@@ -76,7 +95,9 @@ static const struct param params[] = {
 	P("cert", PARAM_STR, NULL, 0, 0, cert, "Certificate of this service (signer.internal), PEM."),
 	P("key", PARAM_STR, NULL, 0, 0, key, "Its private key, PEM."),
 	P("ca", PARAM_STR, NULL, 0, 0, ca, "The internal CA: peers must present certificates from it."),
-	P("allowed_peers", PARAM_STR, "submission.internal", 0, 0, allowed_peers, "Service names allowed to hand in mail (space-separated)."),
+	P("allowed_peers", PARAM_STR, "submission.internal spamfilter.internal", 0, 0, allowed_peers, "Service names allowed to hand in mail (space-separated)."),
+	P("arc_peers", PARAM_STR, "spamfilter.internal", 0, 0, arc_peers, "Of those, the ones whose mail is forwarded inbound mail: ARC-sealed (RFC 8617), not DKIM-signed."),
+	P("authserv_id", PARAM_STR, "", 0, 0, authserv_id, "The mx's authserv-id: its Authentication-Results go into the ARC set and its arc= result is the sealed cv (empty: the first domain)."),
 	P("relay", PARAM_STR, "127.0.0.1:10027", 0, 0, relay, "The relay's internal address."),
 	P("relay_name", PARAM_STR, "relay.internal", 0, 0, relay_name, "The name the relay's certificate must carry."),
 	P("relay_implicit_tls", PARAM_BOOL, "yes", 0, 0, relay_implicit_tls, "TLS from the first byte to the relay (else STARTTLS, required and verified)."),
@@ -304,12 +325,115 @@ load_keys(struct signer *sg)
 
 /* ---- the server side ---- */
 
+/* Session data of a peer in arc_peers (nothing to free). */
+static char arc_peer_mark;
+
 static bool
 on_tls(struct smtp_session *s, SSL *ssl)
 {
 	struct signer *sg = smtp_server_arg(smtp_session_server(s));
+	const char *p = sg->cfg.arc_peers;
+	char why[256];
 
-	return hop_peer_allowed(s, ssl, sg->cfg.allowed_peers);
+	if (!hop_peer_allowed(s, ssl, sg->cfg.allowed_peers))
+		return false;
+	while (p && *p) {
+		char name[256];
+		size_t n;
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == 0 || n >= sizeof(name))
+			break;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n;
+		if (tls_check_peer(ssl, name, NULL, why, sizeof(why)) == 0) {
+			smtp_session_set_data(s, &arc_peer_mark);
+			break;
+		}
+	}
+	return true;
+}
+
+/* The key to seal with for the local domain the message was sent to: its
+ * RSA key (dkimpy and most validators know no Ed25519 ARC), else any. */
+static const struct dkey *
+seal_key(const struct signer *sg, const struct smtp_envelope *env)
+{
+	const struct dkey *best = NULL;
+	const char *dom = NULL;
+
+	for (size_t r = 0; r < env->nrcpt && dom == NULL; r++)
+		if (word_in(sg->cfg.domains, env->rcpt[r].path.domain))
+			dom = env->rcpt[r].path.domain;
+	for (size_t i = 0; i < sg->nkeys; i++) {
+		if (dom != NULL && strcasecmp(sg->keys[i].domain, dom) != 0)
+			continue;
+		if (best == NULL || (EVP_PKEY_get_id(sg->keys[i].pkey) ==
+		    EVP_PKEY_RSA && EVP_PKEY_get_id(best->pkey) != EVP_PKEY_RSA))
+			best = &sg->keys[i];
+		if (dom == NULL)	/* not addressed to us: the first domain */
+			dom = sg->keys[i].domain;
+	}
+	return best;
+}
+
+/* ARC-seal forwarded mail (see the top of the file) and pass it on. */
+static void
+seal_and_forward(struct signer *sg, struct smtp_session *s,
+    const struct smtp_envelope *env, const uint8_t *msg, size_t len)
+{
+	const struct dkey *k = seal_key(sg, env);
+	struct arc_seal as;
+	struct mail_hdr h;
+	struct buf set;
+	char err[256], first[256];
+	unsigned n;
+	int r = PTT_ENOENT;
+
+	memset(&as, 0, sizeof(as));
+	if (sg->cfg.authserv_id && *sg->cfg.authserv_id)
+		as.authserv_id = sg->cfg.authserv_id;
+	else {
+		size_t l;
+		const char *d = sg->cfg.domains + strspn(sg->cfg.domains, " \t,");
+		l = strcspn(d, " \t,");
+		snprintf(first, sizeof(first), "%.*s", (int)l, d);
+		as.authserv_id = first;
+	}
+	mail_hdr_parse(&h, msg, len, NULL);
+	n = arc_instances(&h);
+	as.cv = n == 0 ? ARC_NONE :
+	    arc_cv_from_ar(&h, as.authserv_id) == ARC_PASS ? ARC_PASS : ARC_FAIL;
+	mail_hdr_free(&h);
+	buf_init(&set, 0);
+	snprintf(err, sizeof(err), "no key");
+	if (k != NULL) {
+		as.domain = k->domain;
+		as.selector = k->selector;
+		as.key = k->pkey;
+		as.now = time(NULL);
+		r = arc_seal(&as, (const char *)msg, len, &set, err, sizeof(err));
+		if (r == PTT_EINVAL && as.cv == ARC_PASS) {
+			/* the mx said pass, yet the chain is malformed */
+			as.cv = ARC_FAIL;
+			buf_reset(&set);
+			r = arc_seal(&as, (const char *)msg, len, &set, err,
+			    sizeof(err));
+		}
+	}
+	if (r != 0) {
+		buf_reset(&set);
+		log_warn(smtp_session_id(s), "forwarded unsealed from=<%s> "
+		    "nrcpt=%zu: %s", env->from.null ? "" : env->from.addr,
+		    env->nrcpt, err);
+	} else
+		log_info(smtp_session_id(s), "sealed from=<%s> nrcpt=%zu "
+		    "size=%zu arc i=%u cv=%s d=%s s=%s", env->from.null ? "" :
+		    env->from.addr, env->nrcpt, len + set.len, n + 1,
+		    arc_cv_name(as.cv), k->domain, k->selector);
+	hop_forward(sg->relay, s, env, &set, msg, len);
+	buf_free(&set);
 }
 
 static void
@@ -323,6 +447,10 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 	size_t n = 0;
 	int r;
 
+	if (smtp_session_data(s) == &arc_peer_mark) {
+		seal_and_forward(sg, s, env, msg, len);
+		return;
+	}
 	mail_hdr_parse(&h, msg, len, NULL);
 	r = mail_author_domain(&h, &author);
 	mail_hdr_free(&h);

@@ -4,7 +4,10 @@
 # signer over mutual TLS; the signer publishes its keys to ptt-dns with a
 # TSIG-signed UPDATE, signs with rsa-sha256 and ed25519-sha256, and passes
 # the message to a stand-in relay (ptt-sink with mutual TLS). dkimpy checks
-# both signatures with keys fetched from ptt-dns over real DNS.
+# both signatures with keys fetched from ptt-dns over real DNS. Forwarded
+# inbound mail handed in as spamfilter.internal is ARC-sealed instead
+# (RFC 8617), on top of any chain it carries, and dkimpy's arc_verify
+# accepts the result.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
 SIGNER=$PTT_BUILD/src/signer/ptt-signer
@@ -13,7 +16,7 @@ SEND=$PTT_BUILD/src/tools/ptt-smtp-send
 
 C=$WORK/ca
 make_ca "$C"
-for n in signer.internal relay.internal submission.internal evil.internal; do
+for n in signer.internal relay.internal submission.internal spamfilter.internal evil.internal; do
 	make_cert "$C" $n
 done
 
@@ -38,7 +41,7 @@ start_signer() {
 		-o cert="$C/signer.internal.pem" -o key="$C/signer.internal.key" -o ca="$C/ca.pem" \
 		-o relay=127.0.0.1:$relay_port -o domains=example.test -o state="$WORK/state" \
 		-o dns_primary=127.0.0.1:$dns_port -o tsig_key="$KEYS/signer-key" \
-		-o selector_rsa=r2026 -o selector_ed25519=e2026
+		-o selector_rsa=r2026 -o selector_ed25519=e2026 -o authserv_id=mx.example.test
 	wait_port "$signer_port"
 }
 start_signer
@@ -110,6 +113,82 @@ done
 sed -i 's/Hello Bob/Hello Rob/' "$WORK/one.eml"
 out=$(unshare -m sh -c "mount --bind '$WORK/resolv.conf' /etc/resolv.conf && opendkim-testmsg < '$WORK/one.eml'" 2>&1)
 ok $([ -n "$out" ]; echo $?) "OpenDKIM rejects an altered copy: $out"
+
+# ARC: the spam filter hands in forwarded inbound mail; the signer seals it.
+cat > "$WORK/arcverify.py" <<'PY'
+import sys, dkim, dns.resolver
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]; r.port = int(sys.argv[2])
+D = "/usr/lib/python3/dist-packages/dkim/tests/data/"
+local = {"test._domainkey.example.com": open(D + "test.txt").read().replace("\n", "")}
+def dnsfunc(name, timeout=5):
+    name = name.decode().rstrip(".")
+    if name in local:
+        return local[name].encode()
+    try:
+        a = r.resolve(name, "TXT")
+    except Exception:
+        return b""
+    return b"".join(b"".join(x.strings) for x in a)
+raw = open(sys.argv[1], "rb").read()
+lines = raw.split(b"\r\n")
+while lines and lines[0].startswith(b"X-Ptt-Sink-"):   # the sink's envelope
+    lines.pop(0)
+msg = b"\r\n".join(lines)
+cv, res, reason = dkim.arc_verify(msg, dnsfunc=dnsfunc)
+print(cv.decode() if cv else "ended", reason)
+sys.exit(0 if cv == dkim.CV_Pass else 1)
+PY
+# A message as the mx leaves it: a foreign author, our Authentication-Results.
+# argv: FILE ARC (none: no chain; pass: dkimpy seals one first; broken: a
+# chain whose body was changed afterwards, which the mx recorded as fail).
+cat > "$WORK/arcmsg.py" <<'PY'
+import sys, dkim
+D = "/usr/lib/python3/dist-packages/dkim/tests/data/"
+body = (b"From: Carol <carol@example.com>\r\nTo: alice@example.test\r\n"
+        b"Subject: forwarded\r\nDate: Sun, 22 Nov 2026 06:00:00 +0000\r\n"
+        b"Message-ID: <fw%s@example.com>\r\n\r\nHello Alice.\r\n" % sys.argv[2].encode())
+if sys.argv[2] != "none":
+    m = b"Authentication-Results: lists.example.com; spf=pass smtp.mailfrom=example.com\r\n" + body
+    m = b"".join(dkim.arc_sign(m, b"test", b"example.com", open(D + "test.private", "rb").read(),
+                               b"lists.example.com")) + m
+    if sys.argv[2] == "broken":
+        m = m.replace(b"Hello Alice.", b"Hello Alice!")
+    body = m
+res = {"none": "arc=none", "pass": "arc=pass header.oldest-pass=0", "broken": "arc=fail"}[sys.argv[2]]
+open(sys.argv[1], "wb").write(
+    b"Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=example.com;\r\n"
+    b"\tdkim=none; dmarc=none header.from=example.com; " + res.encode() + b"\r\n" + body)
+PY
+send_arc() {	# send_arc ARC  -> prints the relay's copy's path
+	/usr/bin/python3 "$WORK/arcmsg.py" "$WORK/fw.eml" "$1" || return 1
+	before=$(ls "$WORK/relay" | sort)
+	"$SEND" --server 127.0.0.1:$signer_port --implicit-tls --tls verified --ca "$C/ca.pem" \
+		--sni signer.internal --cert "$C/spamfilter.internal.pem" --key "$C/spamfilter.internal.key" \
+		--from carol@example.com --to alice@example.test "$WORK/fw.eml" >/dev/null 2>&1 || return 1
+	comm -13 <(echo "$before") <(ls "$WORK/relay" | sort) | head -1 | sed "s|^|$WORK/relay/|"
+}
+g=$(send_arc none)
+ok $([ -f "$g" ]; echo $?) "the spam filter hands in a forwarded message; the relay has it"
+ok $(grep -q "^ARC-Seal: i=1; cv=none; a=rsa-sha256; d=example.test; s=r2026;" "$g"; echo $?) \
+	"it is ARC-sealed as instance 1, cv=none, with the domain's RSA key"
+ok $(grep -q "^ARC-Authentication-Results: i=1; mx.example.test;" "$g" && ! grep -q "^DKIM-Signature:" "$g"; echo $?) \
+	"its AAR copies the mx's results, and it is not DKIM-signed"
+res=$(/usr/bin/python3 "$WORK/arcverify.py" "$g" "$dns_port" 2>&1)
+ok $? "dkimpy's arc_verify accepts the seal through DNS: $res"
+ok $(grep -q "sealed from=<carol@example.com> nrcpt=1 .* arc i=1 cv=none d=example.test" "$WORK/signer.log"; echo $?) "and the signer logged it"
+g=$(send_arc pass)
+ok $(grep -q "^ARC-Seal: i=2; cv=pass; a=rsa-sha256; d=example.test;" "$g"; echo $?) \
+	"on a chain the mx found passing: instance 2, cv=pass"
+res=$(/usr/bin/python3 "$WORK/arcverify.py" "$g" "$dns_port" 2>&1)
+ok $? "dkimpy's arc_verify accepts the chain of 2 (dkimpy's seal, then ptt's): $res"
+sed -i 's/Hello Alice\./Hello Alicia./' "$g"
+res=$(/usr/bin/python3 "$WORK/arcverify.py" "$g" "$dns_port" 2>&1)
+ok $([ $? -ne 0 ]; echo $?) "an altered copy fails: $res"
+g=$(send_arc broken)
+ok $(grep -q "^ARC-Seal: i=2; cv=fail;" "$g"; echo $?) "on a chain the mx found failing: cv=fail"
+res=$(/usr/bin/python3 "$WORK/arcverify.py" "$g" "$dns_port" 2>&1)
+ok $([ $? -ne 0 ]; echo $?) "which dkimpy reads as an ended chain: $res"
 
 # Who may hand in mail, and for which domains.
 out=$(send evil.internal alice@example.test 2>&1)
