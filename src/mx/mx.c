@@ -274,6 +274,15 @@ checked(const struct check_result *r, void *arg)
 
 	ss->chk = NULL;
 	check_summary(r, sum, sizeof(sum));
+	if (smtp_session_closed(s)) {
+		/* The client left before any answer: it will send again, so
+		 * handing this copy on would only make a duplicate. */
+		log_info(id, "message from=<%s> nrcpt=%zu size=%zu %s "
+		    "verdict=dropped (client gone)", env->from.addr, env->nrcpt,
+		    ss->len, sum);
+		smtp_session_reply(s, 421, "4.4.2", "connection lost");
+		return;
+	}
 	if (r->temporary) {
 		log_info(id, "message from=<%s> nrcpt=%zu size=%zu %s "
 		    "verdict=tempfail", env->from.addr, env->nrcpt, ss->len, sum);
@@ -403,7 +412,9 @@ static void
 on_stop(void *arg)
 {
 	(void)arg;
-	hop_drain(M.next);
+	/* Idle connections to the spamfilter are freed by hop_free() after
+	 * the loop: hop_drain()'s QUITs would still be in flight when the
+	 * loop ends. */
 	smtp_server_shutdown(M.srv, stopped, NULL);
 }
 
