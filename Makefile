@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-build check check-asan demo fuzz bench clean
+.PHONY: all deps deps-build check check-asan demo fuzz bench bench-outbound clean
 
 all: deps-build
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
@@ -42,6 +42,9 @@ fuzz: deps
 
 bench: deps all
 	@for b in bench/*/run.sh; do echo "== $$b"; bash $$b $(BUILD) || exit 1; done
+
+bench-outbound: deps all
+	@bash bench/outbound/run.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
