@@ -95,16 +95,17 @@ main(int argc, char **argv)
 		buf_init(&msg, 0);
 		buf_init(&out, 0);
 		slurp(stdin, &msg);
-		if (arc_seal(&s, msg.data, msg.len, &out, err, sizeof(err)) != 0) {
+		int r = arc_seal(&s, msg.data, msg.len, &out, err, sizeof(err));
+		if (r != 0)
 			fprintf(stderr, "%s\n", err);
-			return 1;
+		else {
+			fwrite(out.data, 1, out.len, stdout);
+			fwrite(msg.data, 1, msg.len, stdout);
 		}
-		fwrite(out.data, 1, out.len, stdout);
-		fwrite(msg.data, 1, msg.len, stdout);
 		EVP_PKEY_free(k);
 		buf_free(&msg);
 		buf_free(&out);
-		return 0;
+		return r != 0;
 	}
 	if (argc >= 3 && strcmp(argv[1], "verify") == 0)
 		return do_verify(argv[2], argc > 3 ? argv[3] : NULL);

@@ -298,6 +298,7 @@ main(void)
 	is_int(r.oldest_pass, 0, "oldest-pass 0");
 	m3 = with_ar(s2, "mx.example; arc=pass");
 	s3 = seal(m3, k1, "mx.example", "a1", "mx.example", ARC_PASS, err, sizeof(err));
+	free(m3);
 	is_int(check_s(s3, &r), ARC_PASS, "chain of 3 passes (%s)", r.reason);
 	is_int(r.n, 3, "3 instances");
 	t = replace(s3, "Hello Bob.", "Hello Rob.");
