@@ -44,6 +44,10 @@ zone_head() {
   echo '@ TXT "v=spf1 ip4:192.0.2.1 -all"'
   echo '_dmarc TXT "v=DMARC1; p=reject"'
 } > "$ZONES/strict.test.zone"
+{ zone_head quar.test
+  echo '@ TXT "v=spf1 -all"'
+  echo '_dmarc TXT "v=DMARC1; p=quarantine"'
+} > "$ZONES/quar.test.zone"
 # libunbound answers RFC 6761 names itself unless told not to.
 printf 'server:\n    local-zone: "test." nodefault\n' > "$WORK/unbound.conf"
 dns_port=$(free_port)
@@ -193,6 +197,15 @@ out=$($SW --port $mx_port --from carol@strict.test --to alice@example.test \
 	--h-From 'Carol <carol@strict.test>' 2>&1)
 ok $(fail_line "$out" '550 5.7.1 .*DMARC') "DMARC p=reject failure: 550 5.7.1"
 ok $(grep -q "verdict=reject" "$WORK/mx.log"; echo $?) "logged as a reject"
+printf 'From: carol@strict.test\r\nSubject: x\r\n\r\nx\r\n' | $PTT check-message --ip 127.0.0.1 \
+	--mail-from carol@strict.test --dns 127.0.0.1:$dns_port --dns-config "$WORK/unbound.conf" \
+	--authserv-id $AUTHSERV > "$WORK/cm2.out" 2> "$WORK/cm2.err"
+ok $(grep -q "dmarc=fail (p=reject dis=reject) header.from=strict.test" "$WORK/cm2.out" &&
+	grep -q "verdict: 550 5.7.1" "$WORK/cm2.err"; echo $?) "ptt check-message shows the same DMARC reject"
+out=$($SW --port $mx_port --from dave@quar.test --to alice@example.test --h-From 'Dave <dave@quar.test>' 2>&1)
+ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "DMARC p=quarantine failure: accepted"
+ok $(grep -q "^X-Ptt-Quarantine: dmarc (p=quarantine dis=quarantine header.from=quar.test)" "$(last)"; echo $?) \
+	"and marked for quarantine with a header"
 n1=$(count)
 out=$($SW --port $mx2_port --from bob@sender.test --to alice@example.test --data "$WORK/signed.eml" 2>&1)
 ok $(fail_line "$out" '451 4.4.3') "DNS that times out: 451 4.4.3"
