@@ -432,6 +432,16 @@ record_key(const char *txt, enum dkim_alg alg, const char **why)
 		*why = "key type does not match the signature";
 		return NULL;
 	}
+	if ((t = taglist_get(&tl, "h")) != NULL &&
+	    memmem(t->val, t->len, "sha256", 6) == NULL) {
+		*why = "key h= excludes sha256";
+		return NULL;
+	}
+	if ((t = taglist_get(&tl, "s")) != NULL && !tag_is(t, "*", 0) &&
+	    memmem(t->val, t->len, "email", 5) == NULL) {
+		*why = "key is not for email";
+		return NULL;
+	}
 	t = taglist_get(&tl, "p");
 	if (t == NULL || t->len == 0) {
 		*why = "key record has no key (revoked or missing p=)";
@@ -585,8 +595,12 @@ arc_verify_key(struct arc_verify *v, size_t i, enum dkim_dns st,
 			buf_free(&data);
 			goto out;
 		}
-		if (dkim_body_hash(v->hdr.body, v->hdr.body_len, c->bc,
-		    UINT64_MAX, got, NULL) != 0) {
+		if (v->bh_state[c->bc] == 0)
+			v->bh_state[c->bc] = dkim_body_hash(v->hdr.body,
+			    v->hdr.body_len, c->bc, UINT64_MAX, v->bh[c->bc],
+			    NULL) == 0 ? 1 : -1;
+		memcpy(got, v->bh[c->bc], sizeof(got));
+		if (v->bh_state[c->bc] < 0) {
 			check_result(c, DKIM_TEMPERROR, "body hash failed");
 			buf_free(&data);
 			goto out;

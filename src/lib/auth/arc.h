@@ -70,6 +70,9 @@ struct arc_verify {
 	unsigned oldest_pass;		/* RFC 8617 5.2 step 5 (0: all pass) */
 	bool want_oldest;
 	char reason[128];		/* why, for logs and AR comments */
+	/* body hashes by canonicalisation, computed once for all AMSs */
+	unsigned char bh[2][32];
+	int bh_state[2];		/* 0 not yet, 1 done, -1 failed */
 };
 
 /*

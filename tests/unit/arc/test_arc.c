@@ -215,6 +215,12 @@ main(void)
 	keys[nkeys].name = "test._domainkey.example.com";
 	snprintf(keys[nkeys++].rec, sizeof(keys[0].rec), "v=DKIM1; k=rsa; p=");
 	is_int(check_s(vec, &r), ARC_FAIL, "revoked key: fail (%s)", r.reason);
+	snprintf(keys[0].rec, sizeof(keys[0].rec), "h=sha1; %s", vec_key + 9);
+	is_int(check_s(vec, &r), ARC_FAIL, "key for sha1 only: fail (%s)", r.reason);
+	snprintf(keys[0].rec, sizeof(keys[0].rec), "s=xmpp; %s", vec_key + 9);
+	is_int(check_s(vec, &r), ARC_FAIL, "key not for email: fail (%s)", r.reason);
+	snprintf(keys[0].rec, sizeof(keys[0].rec), "h=sha1:sha256; s=*; %s", vec_key + 9);
+	is_int(check_s(vec, &r), ARC_PASS, "key for sha1 and sha256, any service: pass (%s)", r.reason);
 	snprintf(keys[0].rec, sizeof(keys[0].rec), "%s", vec_key);
 
 	/* Structure (RFC 8617 4.2.1, 5.2). */
