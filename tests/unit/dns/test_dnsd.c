@@ -448,8 +448,6 @@ test_updates(void)
 	    "unknown key: NOTAUTH");
 	is_int(te, TSIG_BADKEY, "... with TSIG error BADKEY");
 	fixed_now += 1000;
-	struct dns_update_req dummy = { 0 };
-	(void)dummy;
 	/* signed 1000 s ago */
 	{
 		struct dns_update_req req = { .zone = "example.test.", .upd = add1, .nupd = 1 };
