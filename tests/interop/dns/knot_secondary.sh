@@ -59,6 +59,8 @@ zone:
 E
 knotc -c "$K/knot.conf" conf-check > /dev/null 2>&1; ok $? "knot config checks"
 start_bg knotd knotd -c "$K/knot.conf"
+# knotd may still be starting when the test ends: wait for it to go
+CLEANUP+=("for i in \$(seq 40); do kill -0 \$(cat $WORK/knotd.pid) || break; sleep 0.05; done; kill -9 \$(cat $WORK/knotd.pid)")
 for i in $(seq 100); do
 	[ "$(kdig +short @127.0.0.1 -p "$KP" example.test SOA 2>/dev/null | awk '{print $3}')" = 1 ] && break
 	sleep 0.1
