@@ -66,6 +66,7 @@ struct sched;
 struct item {
 	struct q_env env;
 	bool *busy;		/* per recipient: a job holds it */
+	bool *relayed;		/* per recipient: a "relayed" DSN is due */
 	unsigned jobs;
 	bool gone;		/* removed from the queue; freed at jobs == 0 */
 	TAILQ_ENTRY(item) link;
@@ -159,6 +160,7 @@ item_free(struct sched *s, struct item *it)
 	s->nitems--;
 	q_env_free(&it->env);
 	free(it->busy);
+	free(it->relayed);
 	free(it);
 }
 
@@ -169,6 +171,7 @@ sched_add(struct sched *s, const struct q_env *env)
 
 	relay_env_copy(&it->env, env);
 	it->busy = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(bool));
+	it->relayed = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(bool));
 	TAILQ_INSERT_TAIL(&s->items, it, link);
 	s->nitems++;
 	kick(s);
@@ -216,7 +219,8 @@ item_dsn(struct sched *s, struct item *it, enum dsn_kind kind, const bool *sel)
 	}
 	if (ret == 0) {
 		log_info(it->env.id, "sender %s notification: %s",
-		    kind == DSN_FAILED ? "non-delivery" : "delay", denv.id);
+		    kind == DSN_FAILED ? "non-delivery" : kind == DSN_DELAYED ?
+		    "delay" : "success", denv.id);
 		log_info(denv.id, "received from=<>, size=%zu, nrcpt=1, "
 		    "origin=dsn for %s", denv.size, it->env.id);
 		sched_add(s, &denv);
@@ -276,6 +280,13 @@ item_after(struct sched *s, struct item *it)
 		for (size_t i = 0; i < env->nrcpt; i++)
 			if (sel[i])
 				env->rcpt[i].state = Q_BOUNCED;
+	/* RFC 3461 5.2.2.2: NOTIFY=SUCCESS through an MTA without DSN. */
+	any = false;
+	for (size_t i = 0; i < env->nrcpt; i++)
+		any = any || it->relayed[i];
+	if (any && env->sender[0] != '\0')
+		item_dsn(s, it, DSN_RELAYED, it->relayed);
+	memset(it->relayed, 0, env->nrcpt * sizeof(bool));
 	if (relay_delay_due(env, now, &s->t)) {
 		any = false;
 		for (size_t i = 0; i < env->nrcpt; i++) {
@@ -534,6 +545,10 @@ on_sent(struct smtp_client *c, const struct smtp_result *res, void *arg)
 		}
 		ro = o == SMTP_OUT_OK ? RCPT_OK : o == SMTP_OUT_PERM ?
 		    RCPT_PERM : RCPT_TEMP;
+		if (ro == RCPT_OK &&
+		    (j->it->env.rcpt[j->idx[i]].notify & SMTP_NOTIFY_SUCCESS) &&
+		    !(smtp_client_caps(c)->flags & SMTP_CAP_DSN))
+			j->it->relayed[j->idx[i]] = true;
 		smtp_reply_str(rep, text, sizeof(text));
 		status_of(rep, o, res->reason, false, st, sizeof(st));
 		rcpt_apply(s, j->it, j->idx[i], ro, text, st, k->remote, tls);

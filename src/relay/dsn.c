@@ -104,6 +104,17 @@ part_start(struct buf *b, const char *boundary, const char *desc,
 	    "Content-Type: %s\r\n", boundary, desc, ctype);
 }
 
+static const char *
+action_name(enum dsn_kind kind)
+{
+	switch (kind) {
+	case DSN_FAILED: return "failed";
+	case DSN_DELAYED: return "delayed";
+	case DSN_RELAYED: return "relayed";
+	}
+	return "failed";
+}
+
 static void
 per_recipient(struct buf *b, const struct q_env *env, const struct q_rcpt *r,
     enum dsn_kind kind, const struct dsn_params *p)
@@ -120,12 +131,13 @@ per_recipient(struct buf *b, const struct q_env *env, const struct q_rcpt *r,
 	buf_adds(b, "Final-Recipient: rfc822; ");
 	clean(b, r->addr, CLEAN_MAX);
 	buf_adds(b, "\r\n");
-	buf_addf(b, "Action: %s\r\n", kind == DSN_FAILED ? "failed" : "delayed");
+	buf_addf(b, "Action: %s\r\n", action_name(kind));
 	buf_adds(b, "Status: ");
 	if (r->status != NULL && r->status[0] != '\0')
 		clean(b, r->status, 15);
 	else
-		buf_adds(b, kind == DSN_FAILED ? "5.0.0" : "4.0.0");
+		buf_adds(b, kind == DSN_FAILED ? "5.0.0" : kind == DSN_DELAYED ?
+		    "4.0.0" : "2.0.0");
 	buf_adds(b, "\r\n");
 	if (r->remote != NULL && r->remote[0] != '\0') {
 		buf_adds(b, "Remote-MTA: dns; ");
@@ -172,7 +184,8 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 		boundary = bnd;
 	}
 	/* RFC 3461 4.3: RET=HDRS asks for the headers only; a delay notice
-	 * returns only the headers too (the message is still queued). */
+	 * (the message is still queued) and a success report return only
+	 * the headers too. */
 	full = kind == DSN_FAILED && env->ret != SMTP_RET_HDRS;
 
 	/* The header section. */
@@ -182,8 +195,9 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 	clean(out, env->sender, CLEAN_MAX);
 	buf_adds(out, ">\r\n");
 	buf_addf(out, "Subject: %s\r\n", kind == DSN_FAILED ?
-	    "Undelivered Mail Returned to Sender" :
-	    "Delayed Mail (still being retried)");
+	    "Undelivered Mail Returned to Sender" : kind == DSN_DELAYED ?
+	    "Delayed Mail (still being retried)" :
+	    "Successful Mail Delivery Report");
 	date_str(p->now, date, sizeof(date));
 	buf_addf(out, "Date: %s\r\n", date);
 	if (p->msgid != NULL) {
@@ -192,7 +206,7 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 		buf_adds(out, ">\r\n");
 	} else {
 		buf_addf(out, "Message-ID: <%s.%lld.%s@", env->id,
-		    (long long)p->now, kind == DSN_FAILED ? "dsn" : "delay");
+		    (long long)p->now, action_name(kind));
 		clean(out, p->domain, 255);
 		buf_adds(out, ">\r\n");
 	}
@@ -212,6 +226,10 @@ dsn_build(const struct q_env *env, enum dsn_kind kind, const bool *sel,
 		buf_adds(out, "I'm sorry to have to inform you that your message "
 		    "could not\r\nbe delivered to one or more recipients. "
 		    "It's attached below.\r\n");
+	} else if (kind == DSN_RELAYED) {
+		buf_adds(out, "Your message was handed to the mail system of "
+		    "the recipients\r\nbelow, which sends no further "
+		    "notifications. Its headers are attached.\r\n");
 	} else {
 		buf_adds(out, "Your message could not be delivered yet to one or "
 		    "more\r\nrecipients. The mail system will keep trying");

@@ -31,6 +31,8 @@
 enum dsn_kind {
 	DSN_FAILED,	/* Action: failed (5xx or expiry) */
 	DSN_DELAYED,	/* Action: delayed (still being retried) */
+	DSN_RELAYED,	/* Action: relayed (NOTIFY=SUCCESS, handed to an MTA
+			 * that does not offer DSN: RFC 3461 5.2.2.2) */
 };
 
 struct dsn_params {

@@ -5,7 +5,8 @@
  *
  * Input: up to six '\n'-terminated lines (sender, reply, status, remote,
  * orcpt, envid), then the message. A first byte 'D' asks for a delay
- * notice, 'H' for RET=HDRS, anything else a failure DSN with RET=FULL.
+ * notice, 'R' for a success ("relayed") report, 'H' for RET=HDRS, anything
+ * else a failure DSN with RET=FULL.
  *
  * Invariants checked (abort on violation):
  *   - the DSN is built for any non-empty sender;
@@ -90,6 +91,8 @@ fuzz_dsn(const uint8_t *data, size_t size)
 	env.ret = SMTP_RET_FULL;
 	if (size > 0 && data[0] == 'D')
 		kind = DSN_DELAYED;
+	if (size > 0 && data[0] == 'R')
+		kind = DSN_RELAYED;
 	if (size > 0 && data[0] == 'H')
 		env.ret = SMTP_RET_HDRS;
 	sender = take_line(&data, &size, "a@example.org");

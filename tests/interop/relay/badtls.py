@@ -27,6 +27,10 @@ async def handle(r, w):
             w.write(b"250 mx.badtls.test\r\n")
         elif up == 'STARTTLS':
             w.write(b"220 2.0.0 Ready to start TLS\r\n")
+            await w.drain()
+            # Wait for the ClientHello: bytes glued to the 220 would be
+            # (rightly) refused as a STARTTLS injection, not a TLS failure.
+            await r.read(1)
             w.write(b"this is not a TLS ServerHello\r\n" * 8)
             await w.drain()
             w.close()

@@ -164,6 +164,30 @@ sleep 1
 ! grep -q 'Subject: tls only 2' "$WORK/badtls"/*.eml 2>/dev/null
 ok $? "require-TLS mail never went in plaintext after the failed handshake"
 
+# NOTIFY=SUCCESS through an MX that does not offer DSN: a "relayed" DSN.
+$PY - "$RPORT" "$CA" <<'PY'
+import smtplib, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca + '/ca.pem')
+ctx.load_cert_chain(ca + '/signer.internal.pem', ca + '/signer.internal.key')
+s = smtplib.SMTP('127.0.0.1', port, local_hostname='signer.internal')
+s.ehlo(); s.starttls(context=ctx); s.ehlo()
+msg = b'From: <alice@sender.test>\r\nSubject: notify success\r\n\r\nhi\r\n'
+s.sendmail('alice@sender.test', ['kim@badtls.test'], msg,
+           mail_options=['RET=HDRS', 'ENVID=track-1'],
+           rcpt_options=['NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;kim@badtls.test'])
+s.quit()
+PY
+ok $? "a message with NOTIFY=SUCCESS, RET, ENVID and ORCPT is accepted (smtplib, mTLS)"
+relayed() { grep -l 'Final-Recipient: rfc822; kim@badtls.test' "$WORK/sendermx"/*.eml 2>/dev/null | xargs -r grep -l 'Action: relayed'; }
+wait_for 15 '[ -n "$(relayed)" ]'
+ok $? "NOTIFY=SUCCESS to an MX without DSN: a relayed DSN reached the sender"
+d=$(relayed | head -1)
+grep -q 'Original-Envelope-Id: track-1' "$d" 2>/dev/null &&
+	grep -q 'Original-Recipient: rfc822;kim@badtls.test' "$d" &&
+	grep -q 'Status: 2.0.0' "$d" && grep -q 'text/rfc822-headers' "$d"
+ok $? "the relayed DSN has ENVID, ORCPT, Status 2.0.0 and only the headers"
+
 # 8. only authenticated internal peers inject.
 write_msg "intruder" > "$WORK/msg.eml"
 inject alice@sender.test bob@example.test evil.internal 2>/dev/null

@@ -463,6 +463,25 @@ test_dsn(void)
 	ok(strstr(out.data, "text/rfc822-headers") != NULL,
 	    "a delay notice returns the headers only");
 
+	/* Success through an MTA without DSN (RFC 3461 5.2.2.2). */
+	buf_reset(&out);
+	env->rcpt[0].state = Q_DELIVERED;
+	free(env->rcpt[0].status);
+	env->rcpt[0].status = xstrdup("2.0.0");
+	free(env->rcpt[0].reply);
+	env->rcpt[0].reply = xstrdup("250 2.0.0 queued");
+	is_int(dsn_build(env, DSN_RELAYED, sel, MSG, strlen(MSG), &p, &out), 0,
+	    "relayed DSN built");
+	ok(strstr(out.data, "Action: relayed\r\n") != NULL, "Action: relayed");
+	ok(strstr(out.data, "Status: 2.0.0\r\n") != NULL, "Status: 2.0.0");
+	ok(strstr(out.data, "Subject: Successful Mail Delivery Report\r\n")
+	    != NULL, "success subject");
+	ok(strstr(out.data, "text/rfc822-headers") != NULL &&
+	    strstr(out.data, "The body line.") == NULL,
+	    "a success report returns the headers only");
+	ok(strstr(out.data, "Will-Retry-Until") == NULL,
+	    "no Will-Retry-Until on success");
+
 	/* Hostile reply text cannot add fields or parts. */
 	buf_reset(&out);
 	free(env->rcpt[0].reply);
