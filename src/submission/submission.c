@@ -80,7 +80,7 @@ static const struct param params[] = {
 	P("internal_cert", PARAM_STR, NULL, 0, 0, NULL, internal_cert, "This service's internal certificate (submission.internal)."),
 	P("internal_key", PARAM_STR, NULL, 0, 0, NULL, internal_key, "Its private key."),
 	P("ca", PARAM_STR, NULL, 0, 0, NULL, ca, "The internal CA."),
-	P("signer", PARAM_STR, "127.0.0.1:10026", 0, 0, NULL, signer, "The signer's internal address."),
+	P("signer", PARAM_STR, "127.0.0.1:10025", 0, 0, NULL, signer, "The signer's internal address."),
 	P("signer_name", PARAM_STR, "signer.internal", 0, 0, NULL, signer_name, "The name the signer's certificate must carry."),
 	P("signer_implicit_tls", PARAM_BOOL, "yes", 0, 0, NULL, signer_implicit_tls, "TLS from the first byte to the signer."),
 	P("config_repo", PARAM_STR, "/var/lib/ptt/config", 0, 0, NULL, config_repo, "The configuration repository (users/)."),

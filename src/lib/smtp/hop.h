@@ -45,7 +45,8 @@ struct hop_opts {
 /* NULL with err when addr does not parse. Copies what it keeps. */
 struct hop *hop_new(struct event_base *base, const struct hop_opts *o,
     char *err, size_t errlen);
-/* Close idle connections now (graceful stop); forwarding still works. */
+/* Close idle connections now (graceful stop); forwarding still works.
+ * Call it before the event loop ends so nothing is left allocated. */
 void hop_drain(struct hop *h);
 void hop_free(struct hop *h);
 

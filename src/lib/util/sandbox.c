@@ -176,6 +176,8 @@ landlock(const struct sandbox *sb, char *err, size_t errlen)
 	return r;
 }
 
+static int under_sanitizer(void);
+
 static int
 drop_user(const struct sandbox *sb, char *err, size_t errlen)
 {
@@ -199,6 +201,10 @@ drop_user(const struct sandbox *sb, char *err, size_t errlen)
 		snprintf(err, errlen, "sandbox: could regain root");
 		return PTT_EPERM;
 	}
+	/* The uid change makes the process undumpable, which hides /proc/self
+	 * from itself; LeakSanitizer needs it at exit in sanitizer builds. */
+	if (under_sanitizer())
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	return 0;
 }
 
