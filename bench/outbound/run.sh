@@ -119,7 +119,7 @@ start_bg relay "$B/src/relay/ptt-relay" -o listen=127.0.0.1:$relay_port \
 	-o cert="$ST/tls/relay.pem" -o key="$ST/tls/relay.key" -o ca="$ST/ca/ca.pem" \
 	-o queue_dir="$WORK/queue" -o dns_stub=127.0.0.1@$dns_port -o dns_allow_localhost=yes \
 	-o dns_config_file="$WORK/unbound.conf" -o remote_port=$sink_port -o helo_name=relay.example.test \
-	-o outbound_tls=none -o sandbox=no
+	-o outbound_tls=none
 start_bg signer "$B/src/signer/ptt-signer" -o listen=127.0.0.1:$signer_port \
 	-o cert="$ST/tls/signer.pem" -o key="$ST/tls/signer.key" -o ca="$ST/ca/ca.pem" \
 	-o relay=127.0.0.1:$relay_port -o relay_implicit_tls=no -o domains=example.test -o state="$ST"

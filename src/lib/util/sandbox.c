@@ -119,14 +119,20 @@ add_ports(int ruleset, const uint16_t *ports, uint64_t access, char *err,
 	return 0;
 }
 
+/*
+ * Build the Landlock ruleset: *fd gets it, or -1 when the kernel has no
+ * Landlock (and it is not required). Paths are opened here, before the
+ * uid changes, so a daemon may name files only root can reach.
+ */
 static int
-landlock(const struct sandbox *sb, char *err, size_t errlen)
+landlock_prepare(const struct sandbox *sb, int *fd, char *err, size_t errlen)
 {
 	int abi = sandbox_landlock_abi(), rs, r = 0;
 	struct sb_ruleset_attr ra;
 	size_t rasize;
 	uint64_t rw;
 
+	*fd = -1;
 	if (abi <= 0) {
 		if (sb->require_landlock) {
 			snprintf(err, errlen, "sandbox: the kernel has no Landlock");
@@ -167,7 +173,23 @@ landlock(const struct sandbox *sb, char *err, size_t errlen)
 			r = add_ports(rs, sb->connect_ports,
 			    SB_ACCESS_NET_CONNECT_TCP, err, errlen);
 	}
-	if (r == 0 && syscall(SYS_landlock_restrict_self, rs, 0) != 0) {
+	if (r != 0) {
+		close(rs);
+		return r;
+	}
+	*fd = rs;
+	return 0;
+}
+
+/* Enforce a prepared ruleset (needs no_new_privs); closes it. */
+static int
+landlock_apply(int rs, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (rs < 0)
+		return 0;
+	if (syscall(SYS_landlock_restrict_self, rs, 0) != 0) {
 		snprintf(err, errlen, "sandbox: landlock_restrict_self: %s",
 		    strerror(errno));
 		r = PTT_EIO;
@@ -371,19 +393,26 @@ seccomp(const struct sandbox *sb, char *err, size_t errlen)
 int
 sandbox_enter(const struct sandbox *sb, char *err, size_t errlen)
 {
-	int r, abi = sandbox_landlock_abi();
+	int r, rs, abi = sandbox_landlock_abi();
 
 	/* glibc opens /etc/localtime on the first time conversion: do it
 	 * now, while files can still be opened. */
 	tzset();
 
-	if ((r = drop_user(sb, err, errlen)) != 0)
+	if ((r = landlock_prepare(sb, &rs, err, errlen)) != 0)
 		return r;
+	if ((r = drop_user(sb, err, errlen)) != 0) {
+		if (rs >= 0)
+			close(rs);
+		return r;
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		snprintf(err, errlen, "sandbox: no_new_privs: %s", strerror(errno));
+		if (rs >= 0)
+			close(rs);
 		return PTT_EPERM;
 	}
-	if ((r = landlock(sb, err, errlen)) != 0)
+	if ((r = landlock_apply(rs, err, errlen)) != 0)
 		return r;
 	if ((r = seccomp(sb, err, errlen)) != 0)
 		return r;

@@ -4,7 +4,8 @@
  * After a daemon has acquired what it needs (sockets, keys, the queue
  * directory, its resolver context), sandbox_enter() applies, in order:
  *   1. an unprivileged uid/gid when started as root (setgroups, setresgid,
- *      setresuid; the user is looked up before anything is locked down);
+ *      setresuid; the user is looked up, and Landlock's paths opened,
+ *      before anything is locked down);
  *   2. no_new_privs;
  *   3. Landlock (Linux 5.13+): filesystem access only beneath the listed
  *      paths, read-only or read-write; on kernels with Landlock ABI 4+ TCP
