@@ -510,6 +510,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "ptt-smtp-send: the message has a bare CR "
 			    "or LF at offset %zu (it must use CRLF; see --crlf)\n",
 			    bad);
+			free(msg);
+			free(rcpt);
 			return 1;
 		}
 	}
