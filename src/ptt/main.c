@@ -19,7 +19,6 @@
 #include "ptt/cmd.h"
 
 /* cmd_checkmsg.c */
-int cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv);
 
 static const struct command {
 	const char *name;
@@ -46,6 +45,8 @@ static const struct command {
 	  "[--timeout SECONDS] < MESSAGE",
 	  "print the Authentication-Results the mx would add (SPF, DKIM, "
 	  "DMARC) and its verdict" },
+	{ "queue", cmd_queue, "[--queue-dir DIR] list | show ID | retry ID|all | delete ID",
+	  "the relay's queue: list messages, show one, retry now, delete" },
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },

@@ -110,4 +110,22 @@ PY
 	out=$(unshare -m sh -c "mount --bind '$WORK/resolv.conf' /etc/resolv.conf && opendkim-testmsg < '$WORK/one.eml'" 2>&1)
 	ok $? "OpenDKIM verifies the $alg signature at the far end${out:+: $out}"
 done
+# The remote MX goes down: the message waits in the queue, `ptt queue`
+# shows it, and `ptt queue retry all` delivers it once the MX is back.
+kill "$(cat "$WORK/mx.pid")"; sleep 0.3
+out=$($SW --port $p587 --tls --auth PLAIN --auth-user alice --auth-password 'correct horse' \
+	--from alice@example.test --to dave@dest.test --h-Subject "while the MX was down" 2>&1)
+ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "with the remote MX down, submission still gets 250 (the relay queued it)"
+for i in $(seq 100); do $P queue --queue-dir "$WORK/queue" list 2>/dev/null | grep -q 'dave@dest.test' && break; sleep 0.1; done
+out=$($P queue --queue-dir "$WORK/queue" list 2>&1)
+ok $(echo "$out" | grep -q '^1 message' && echo "$out" | grep -q 'dave@dest.test'; echo $?) "ptt queue list shows it waiting: $(echo "$out" | head -1)"
+start_bg mx2 "$B/src/sink/ptt-sink" -l 127.0.0.1:$mx_port --cert "$WORK/pub/mx.dest.test.pem" \
+	--key "$WORK/pub/mx.dest.test.key" -d "$WORK/mx" --hostname mx.dest.test
+wait_port $mx_port
+$P queue --queue-dir "$WORK/queue" retry all > "$WORK/retry.out" 2>&1
+ok $? "ptt queue retry all"
+for i in $(seq 200); do grep -q '^Subject: while the MX was down' "$WORK"/mx/* 2>/dev/null && break; sleep 0.1; done
+ok $(grep -q '^Subject: while the MX was down' "$WORK"/mx/*; echo $?) "the waiting message is delivered"
+for i in $(seq 50); do $P queue --queue-dir "$WORK/queue" list | grep -q '^0 messages' && break; sleep 0.1; done
+ok $($P queue --queue-dir "$WORK/queue" list | grep -q '^0 messages'; echo $?) "and the queue is empty"
 done_testing
