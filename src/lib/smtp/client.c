@@ -34,6 +34,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/net.h"
 #include "util/tls.h"
 
 enum cmd {
@@ -1469,6 +1470,7 @@ smtp_client_connect(struct smtp_client *c, const struct sockaddr *sa,
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return PTT_EIO;
+	net_set_nodelay(fd);
 	ret = start_plain(c, fd, cb, arg);
 	if (ret != 0) {
 		close(fd);
@@ -1494,6 +1496,7 @@ smtp_client_connect_fd(struct smtp_client *c, int fd, smtp_client_cb cb,
 	if (!start_ok(c))
 		return PTT_EINVAL;
 	evutil_make_socket_nonblocking(fd);
+	net_set_nodelay(fd);
 	ret = start_plain(c, fd, cb, arg);
 	if (ret != 0)
 		return ret;

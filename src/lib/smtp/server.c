@@ -533,6 +533,7 @@ smtp_server_serve_fd(struct smtp_server *srv, int fd,
 		return PTT_EINVAL;
 	}
 	net_set_nonblock(fd);
+	net_set_nodelay(fd);
 	s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
 	log_newid(s->id, SMTP_ID_LEN);

@@ -50,6 +50,15 @@ net_split_hostport(const char *s, char *host, size_t hostlen, char *port,
 	return 0;
 }
 
+void
+net_set_nodelay(int fd)
+{
+	int one = 1;
+
+	/* Fails with EOPNOTSUPP on unix sockets and socketpairs: fine. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int
 net_set_nonblock(int fd)
 {
