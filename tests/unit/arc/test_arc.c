@@ -342,6 +342,17 @@ main(void)
 	free(t);
 	free(m3);
 
+	/* ARC fields without a valid instance: not a chain to vouch for
+	 * (cv=none refused), sealed as failed at i=1. */
+	t = replace(base_msg, "From:", "ARC-Seal: i=0; cv=none; a=rsa-sha256; d=x; s=y; b=AAAA\r\nFrom:");
+	ok(seal(t, k1, "mx.example", "a1", "mx.example", ARC_NONE, err, sizeof(err)) == NULL,
+	    "garbage ARC field, cv=none: refused (%s)", err);
+	m3 = seal(t, k1, "mx.example", "a1", "mx.example", ARC_FAIL, err, sizeof(err));
+	ok(m3 && strncmp(m3, "ARC-Seal: i=1; cv=fail;", 23) == 0, "garbage ARC field, cv=fail: i=1");
+	is_int(check_s(m3 ? m3 : "", &r), ARC_FAIL, "which validates as fail: %s", r.reason);
+	free(m3);
+	free(t);
+
 	/* 50 instances: the 51st cannot be added; a chain of 50 validates. */
 	{
 		char *cur = xstrdup(base_msg), *nx;
