@@ -414,8 +414,9 @@ seal_and_forward(struct signer *sg, struct smtp_session *s,
 		as.key = k->pkey;
 		as.now = time(NULL);
 		r = arc_seal(&as, (const char *)msg, len, &set, err, sizeof(err));
-		if (r == PTT_EINVAL && as.cv == ARC_PASS) {
-			/* the mx said pass, yet the chain is malformed */
+		if (r == PTT_EINVAL && as.cv != ARC_FAIL) {
+			/* the mx said pass, yet the chain is malformed, or
+			 * ARC fields with no valid instance: a broken chain */
 			as.cv = ARC_FAIL;
 			buf_reset(&set);
 			r = arc_seal(&as, (const char *)msg, len, &set, err,

@@ -148,14 +148,17 @@ D = "/usr/lib/python3/dist-packages/dkim/tests/data/"
 body = (b"From: Carol <carol@example.com>\r\nTo: alice@example.test\r\n"
         b"Subject: forwarded\r\nDate: Sun, 22 Nov 2026 06:00:00 +0000\r\n"
         b"Message-ID: <fw%s@example.com>\r\n\r\nHello Alice.\r\n" % sys.argv[2].encode())
-if sys.argv[2] != "none":
+if sys.argv[2] == "garbage":
+    body = b"ARC-Seal: i=0; cv=none; a=rsa-sha256; d=x.example; s=y; b=AAAA\r\n" + body
+elif sys.argv[2] != "none":
     m = b"Authentication-Results: lists.example.com; spf=pass smtp.mailfrom=example.com\r\n" + body
     m = b"".join(dkim.arc_sign(m, b"test", b"example.com", open(D + "test.private", "rb").read(),
                                b"lists.example.com")) + m
     if sys.argv[2] == "broken":
         m = m.replace(b"Hello Alice.", b"Hello Alice!")
     body = m
-res = {"none": "arc=none", "pass": "arc=pass header.oldest-pass=0", "broken": "arc=fail"}[sys.argv[2]]
+res = {"none": "arc=none", "pass": "arc=pass header.oldest-pass=0", "broken": "arc=fail",
+       "garbage": "arc=fail"}[sys.argv[2]]
 open(sys.argv[1], "wb").write(
     b"Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=example.com;\r\n"
     b"\tdkim=none; dmarc=none header.from=example.com; " + res.encode() + b"\r\n" + body)
@@ -189,6 +192,8 @@ g=$(send_arc broken)
 ok $(grep -q "^ARC-Seal: i=2; cv=fail;" "$g"; echo $?) "on a chain the mx found failing: cv=fail"
 res=$(/usr/bin/python3 "$WORK/arcverify.py" "$g" "$dns_port" 2>&1)
 ok $([ $? -ne 0 ]; echo $?) "which dkimpy reads as an ended chain: $res"
+g=$(send_arc garbage)
+ok $(grep -q "^ARC-Seal: i=1; cv=fail;" "$g"; echo $?) "ARC fields without a valid instance: a failed chain, sealed cv=fail"
 
 # Who may hand in mail, and for which domains.
 out=$(send evil.internal alice@example.test 2>&1)
