@@ -46,13 +46,14 @@ make_key() {
 }
 
 # start_dnsd PORT args...: ptt-dns on 127.0.0.1:PORT, waits until it answers
+# for $DNSD_PROBE (default example.test)
 start_dnsd() {
 	local port=$1; shift
 	start_bg dnsd "$DNSD" --zones "$ZONES" -l "127.0.0.1:$port" \
 		--reload-interval 1s "$@"
 	local i
 	for i in $(seq 50); do
-		kdig +short +time=1 +retry=0 @127.0.0.1 -p "$port" example.test SOA \
+		kdig +short +time=1 +retry=0 @127.0.0.1 -p "$port" "${DNSD_PROBE:-example.test}" SOA \
 			2>/dev/null | grep -q hostmaster && return 0
 		sleep 0.1
 	done
