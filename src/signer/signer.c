@@ -91,16 +91,16 @@ struct config {
 
 #define P(n, t, d, lo, hi, f, doc) { n, t, d, lo, hi, NULL, offsetof(struct config, f), doc }
 static const struct param params[] = {
-	P("listen", PARAM_STR, "127.0.0.1:10026", 0, 0, listen, "Internal address for submission (mutual TLS)."),
+	P("listen", PARAM_STR, "127.0.0.1:10025", 0, 0, listen, "Internal address for submission (mutual TLS from the first byte)."),
 	P("cert", PARAM_STR, NULL, 0, 0, cert, "Certificate of this service (signer.internal), PEM."),
 	P("key", PARAM_STR, NULL, 0, 0, key, "Its private key, PEM."),
 	P("ca", PARAM_STR, NULL, 0, 0, ca, "The internal CA: peers must present certificates from it."),
 	P("allowed_peers", PARAM_STR, "submission.internal spamfilter.internal", 0, 0, allowed_peers, "Service names allowed to hand in mail (space-separated)."),
 	P("arc_peers", PARAM_STR, "spamfilter.internal", 0, 0, arc_peers, "Of those, the ones whose mail is forwarded inbound mail: ARC-sealed (RFC 8617), not DKIM-signed."),
 	P("authserv_id", PARAM_STR, "", 0, 0, authserv_id, "The mx's authserv-id: its Authentication-Results go into the ARC set and its arc= result is the sealed cv (empty: the first domain)."),
-	P("relay", PARAM_STR, "127.0.0.1:10027", 0, 0, relay, "The relay's internal address."),
+	P("relay", PARAM_STR, "127.0.0.1:10026", 0, 0, relay, "The relay's internal address."),
 	P("relay_name", PARAM_STR, "relay.internal", 0, 0, relay_name, "The name the relay's certificate must carry."),
-	P("relay_implicit_tls", PARAM_BOOL, "yes", 0, 0, relay_implicit_tls, "TLS from the first byte to the relay (else STARTTLS, required and verified)."),
+	P("relay_implicit_tls", PARAM_BOOL, "no", 0, 0, relay_implicit_tls, "TLS from the first byte to the relay (else STARTTLS, required and verified)."),
 	P("domains", PARAM_STR, NULL, 0, 0, domains, "Domains signed for (space-separated); mail From: others is refused."),
 	P("state", PARAM_STR, "/var/lib/ptt/state", 0, 0, state, "State directory holding the keys."),
 	P("selector_rsa", PARAM_STR, "ptt-rsa", 0, 0, selector_rsa, "Selector of the RSA key (empty: no RSA signature)."),

@@ -473,6 +473,22 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 		add_date(&pre, time(NULL));
 		buf_adds(&pre, "\r\n");
 	}
+	{
+		/* The user's policy that outbound mail must travel over TLS
+		 * rides to the relay in a header only internal peers are
+		 * trusted to set (the relay strips it). One the client wrote
+		 * itself is refused rather than passed on. */
+		const struct user *u = users_lookup(sb->users, ss->user);
+		if (mail_hdr_find(&h, "X-Ptt-Require-TLS", 0) != MAIL_HDR_NONE) {
+			mail_hdr_free(&h);
+			buf_free(&pre);
+			smtp_session_reply(s, 550, "5.7.1", "X-Ptt-Require-TLS "
+			    "is set by ptt, not by clients");
+			return;
+		}
+		if (u != NULL && u->require_tls)
+			buf_adds(&pre, "X-Ptt-Require-TLS: yes\r\n");
+	}
 	mail_hdr_free(&h);
 	log_info(smtp_session_id(s), "message from=<%s> user=%s nrcpt=%zu size=%zu",
 	    env->from.addr, ss->user, env->nrcpt, len);

@@ -24,8 +24,10 @@ dns_port=$(free_port)
 write_zone example.test 1 > "$ZONES/example.test.zone"
 make_key signer-key >/dev/null
 echo "key signer-key. may update *._domainkey.example.test. TXT" > "$WORK/policy"
-# 127.0.0.153:53 too, for OpenDKIM, which asks the resolver of resolv.conf.
-start_dnsd "$dns_port" --tsig-dir "$KEYS" --policy "$WORK/policy" --no-sandbox -l 127.0.0.153:53
+# Port 53 on a random loopback address too, for OpenDKIM, which asks the
+# resolver of resolv.conf (random, so concurrent runs do not collide).
+odk_ip=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+start_dnsd "$dns_port" --tsig-dir "$KEYS" --policy "$WORK/policy" --no-sandbox -l $odk_ip:53
 ok $? "ptt-dns serves example.test"
 
 relay_port=$(free_port)
@@ -39,7 +41,7 @@ signer_port=$(free_port)
 start_signer() {
 	start_bg signer "$SIGNER" -o listen=127.0.0.1:$signer_port \
 		-o cert="$C/signer.internal.pem" -o key="$C/signer.internal.key" -o ca="$C/ca.pem" \
-		-o relay=127.0.0.1:$relay_port -o domains=example.test -o state="$WORK/state" \
+		-o relay=127.0.0.1:$relay_port -o relay_implicit_tls=yes -o domains=example.test -o state="$WORK/state" \
 		-o dns_primary=127.0.0.1:$dns_port -o tsig_key="$KEYS/signer-key" \
 		-o selector_rsa=r2026 -o selector_ed25519=e2026 -o authserv_id=mx.example.test
 	wait_port "$signer_port"
@@ -95,7 +97,7 @@ ok $? "dkimpy verifies both signatures through DNS: $res"
 ok $(echo "$res" | grep -q "ed25519-sha256 rsa-sha256"; echo $?) "one rsa-sha256 and one ed25519-sha256"
 
 # OpenDKIM's verifier, in a mount namespace whose resolv.conf names ptt-dns.
-echo "nameserver 127.0.0.153" > "$WORK/resolv.conf"
+echo "nameserver $odk_ip" > "$WORK/resolv.conf"
 sed -n '/^DKIM-Signature:/,$p' "$WORK/relay/$f" > "$WORK/signed.eml"
 for alg in rsa-sha256 ed25519-sha256; do
 	# One signature at a time: keep only the one of this algorithm.

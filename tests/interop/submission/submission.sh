@@ -16,6 +16,8 @@ $P init example.test > "$WORK/init.log" 2>&1
 ok $? "ptt init example.test"
 echo 'correct horse' | $P adduser alice --forward alice@real.test --send-as sales@example.test --password-stdin > /dev/null 2>&1
 ok $? "ptt adduser alice"
+echo 'tls only' | $P adduser carol --forward carol@real.test --require-tls --password-stdin > /dev/null 2>&1
+ok $? "ptt adduser carol --require-tls"
 make_ca "$WORK/pub"		# the certificate mail clients see
 # The daemons drop to nobody, which must be able to read the repository
 # (in a deployment it is the ptt user's group; see sandbox `user`).
@@ -26,7 +28,7 @@ mkdir -p "$WORK/relay"
 start_bg relay "$SINK" -L 127.0.0.1:$relay_port --cert "$ST/tls/relay.pem" \
 	--key "$ST/tls/relay.key" --ca "$ST/ca/ca.pem" -d "$WORK/relay" --hostname relay.internal
 start_bg signer "$SIGNER" -o listen=127.0.0.1:$signer_port -o cert="$ST/tls/signer.pem" \
-	-o key="$ST/tls/signer.key" -o ca="$ST/ca/ca.pem" -o relay=127.0.0.1:$relay_port \
+	-o key="$ST/tls/signer.key" -o ca="$ST/ca/ca.pem" -o relay=127.0.0.1:$relay_port -o relay_implicit_tls=yes \
 	-o domains=example.test -o state="$ST"
 start_bg sub "$SUB" -o listen_submission=127.0.0.1:$p587 -o listen_smtps=127.0.0.1:$p465 \
 	-o hostname=mail.example.test -o domain=example.test -o cert="$WORK/pub/server.pem" \
@@ -70,6 +72,17 @@ s.login("alice", "correct horse"); print(s.send_message(m)); s.quit()
 PY
 /usr/bin/python3 "$WORK/submit.py" $p465 "$WORK/pub/ca.pem" > "$WORK/smtplib.out" 2>&1
 ok $? "Python smtplib over implicit TLS with login"
+
+# A user whose mail must travel over TLS: the relay is told so.
+out=$($SW --port $p587 --tls --auth PLAIN --auth-user carol --auth-password 'tls only' \
+	--from carol@example.test --to bob@example.net --h-Subject "carol needs tls" 2>&1)
+ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "carol (require_tls) submits"
+fc=$(grep -l '^Subject: carol needs tls' "$WORK"/relay/* | head -1)
+ok $(grep -q '^X-Ptt-Require-TLS: yes' "$fc"; echo $?) "the relay gets X-Ptt-Require-TLS: yes for her"
+ok $(grep -L '^X-Ptt-Require-TLS' "$WORK/relay/$(ls -t "$WORK/relay" | tail -1)" | grep -q .; echo $?) "and not for alice"
+out=$($SW --port $p587 --tls --auth PLAIN --auth-user alice --auth-password 'correct horse' \
+	--from alice@example.test --to bob@example.net --add-header 'X-Ptt-Require-TLS: no' 2>&1)
+ok $(echo "$out" | grep -q '550 5.7.1'; echo $?) "a client cannot write X-Ptt-Require-TLS itself"
 
 # What a client must not get away with.
 n=$(count)
