@@ -384,125 +384,6 @@ is_ed25519(EVP_PKEY *k)
 	return EVP_PKEY_get_id(k) == EVP_PKEY_ED25519;
 }
 
-/* Strict base64 of a tag's value into out; 0 or -1. */
-static int
-b64_tag(const char *val, size_t vlen, unsigned char *out, size_t max,
-    size_t *n)
-{
-	struct buf b;
-	unsigned defects = 0;
-	int r;
-
-	buf_init(&b, max);
-	r = mail_b64_decode(val, vlen, &b, &defects);
-	if (r == 0 && (buf_error(&b) ||
-	    (defects & (MAIL_D_B64_GARBAGE | MAIL_D_B64_TRUNCATED))))
-		r = -1;
-	if (r == 0) {
-		memcpy(out, b.data, b.len);
-		*n = b.len;
-	}
-	buf_free(&b);
-	return r == 0 ? 0 : -1;
-}
-
-/* A public key from a DKIM key record (RFC 6376 3.6.1) for alg. */
-static EVP_PKEY *
-record_key(const char *txt, enum dkim_alg alg, const char **why)
-{
-	struct taglist tl;
-	const struct tag *t;
-	unsigned char der[2048];
-	const unsigned char *p = der;
-	size_t n = 0;
-	EVP_PKEY *k = NULL;
-
-	if (taglist_parse(txt, strlen(txt), &tl) != 0) {
-		*why = "key record malformed";
-		return NULL;
-	}
-	t = taglist_get(&tl, "v");
-	if (t != NULL && (t != &tl.t[0] || !tag_is(t, "DKIM1", 0))) {
-		*why = "key record v= is not DKIM1";
-		return NULL;
-	}
-	t = taglist_get(&tl, "k");
-	if (alg == DKIM_ED25519_SHA256 ? !tag_is(t, "ed25519", 1) :
-	    (t != NULL && !tag_is(t, "rsa", 1))) {
-		*why = "key type does not match the signature";
-		return NULL;
-	}
-	if ((t = taglist_get(&tl, "h")) != NULL &&
-	    memmem(t->val, t->len, "sha256", 6) == NULL) {
-		*why = "key h= excludes sha256";
-		return NULL;
-	}
-	if ((t = taglist_get(&tl, "s")) != NULL && !tag_is(t, "*", 0) &&
-	    memmem(t->val, t->len, "email", 5) == NULL) {
-		*why = "key is not for email";
-		return NULL;
-	}
-	t = taglist_get(&tl, "p");
-	if (t == NULL || t->len == 0) {
-		*why = "key record has no key (revoked or missing p=)";
-		return NULL;
-	}
-	if (b64_tag(t->val, t->len, der, sizeof(der), &n) != 0) {
-		*why = "key p= is not base64";
-		return NULL;
-	}
-	if (alg == DKIM_ED25519_SHA256) {
-		if (n == 32)
-			k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der, n);
-	} else {
-		k = d2i_PUBKEY(NULL, &p, (long)n);
-		if (k == NULL) {
-			p = der;
-			k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)n);
-		}
-		if (k != NULL && EVP_PKEY_get_id(k) != EVP_PKEY_RSA) {
-			EVP_PKEY_free(k);
-			k = NULL;
-		}
-	}
-	if (k == NULL)
-		*why = "key p= does not decode";
-	return k;
-}
-
-/* Sign (sign != 0) or verify data; Ed25519 over its SHA-256 (RFC 8463). */
-static int
-sig_op(EVP_PKEY *key, int sign, const struct buf *data, unsigned char *sig,
-    size_t *siglen)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const unsigned char *d = (const unsigned char *)data->data;
-	size_t dlen = data->len;
-	unsigned char hash[32];
-	const EVP_MD *md = EVP_sha256();
-	int ok;
-
-	if (ctx == NULL)
-		return PTT_ECRYPTO;
-	if (is_ed25519(key)) {
-		if (EVP_Digest(d, dlen, hash, NULL, EVP_sha256(), NULL) != 1) {
-			EVP_MD_CTX_free(ctx);
-			return PTT_ECRYPTO;
-		}
-		d = hash;
-		dlen = sizeof(hash);
-		md = NULL;
-	}
-	if (sign)
-		ok = EVP_DigestSignInit(ctx, NULL, md, NULL, key) == 1 &&
-		    EVP_DigestSign(ctx, sig, siglen, d, dlen) == 1;
-	else
-		ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
-		    EVP_DigestVerify(ctx, sig, *siglen, d, dlen) == 1;
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : PTT_ECRYPTO;
-}
-
 /*
  * The ARC-Seal's signed data (RFC 8617 5.1.1): the sets 1..inst-1 (none
  * when own_only), then this set's AAR and AMS, each relaxed, then the seal
@@ -563,7 +444,7 @@ arc_verify_key(struct arc_verify *v, size_t i, enum dkim_dns st,
 		return;
 	}
 	for (j = 0; st == DKIM_DNS_OK && j < ntxt && k == NULL; j++)
-		k = record_key(txt[j], c->alg, &why);
+		k = dkim_key_from_record(txt[j], c->alg, NULL, NULL, &why);
 	if (k == NULL) {
 		check_result(c, DKIM_PERMERROR, why);
 		return;
@@ -574,7 +455,7 @@ arc_verify_key(struct arc_verify *v, size_t i, enum dkim_dns st,
 	}
 	taglist_parse(f->value, f->value_len, &tl);
 	t = taglist_get(&tl, "b");
-	if (b64_tag(t->val, t->len, sig, sizeof(sig), &siglen) != 0 ||
+	if (dkim_b64_strict(t->val, t->len, sig, sizeof(sig), &siglen) != 0 ||
 	    siglen == 0) {
 		check_result(c, DKIM_PERMERROR, "b= malformed");
 		goto out;
@@ -589,7 +470,7 @@ arc_verify_key(struct arc_verify *v, size_t i, enum dkim_dns st,
 		    &data);
 	} else {
 		t = taglist_get(&tl, "bh");
-		if (b64_tag(t->val, t->len, bh, sizeof(bh), &bhlen) != 0 ||
+		if (dkim_b64_strict(t->val, t->len, bh, sizeof(bh), &bhlen) != 0 ||
 		    bhlen != 32) {
 			check_result(c, DKIM_PERMERROR, "bh= malformed");
 			buf_free(&data);
@@ -616,7 +497,7 @@ arc_verify_key(struct arc_verify *v, size_t i, enum dkim_dns st,
 	}
 	if (r != 0)
 		check_result(c, DKIM_PERMERROR, "header data too large");
-	else if (sig_op(k, 0, &data, sig, &siglen) != 0)
+	else if (dkim_crypto(k, 0, (const unsigned char *)data.data, data.len, sig, &siglen) != 0)
 		check_result(c, DKIM_FAIL, "signature did not verify");
 	else
 		check_result(c, DKIM_PASS, "good signature");
@@ -803,19 +684,6 @@ arc_cv_from_ar(const struct mail_hdr *h, const char *id)
 
 /* ---- sealing ---- */
 
-/* Append s (n octets) to a field being built, folding before it when the
- * line would pass column 78. */
-static void
-fold_add(struct buf *b, size_t *col, const char *s, size_t n)
-{
-	if (*col + n > 78 && *col > 1) {
-		buf_adds(b, "\r\n\t");
-		*col = 1;
-	}
-	buf_add(b, s, n);
-	*col += n;
-}
-
 /* Append text (no line breaks), folding before spaces past column 78. */
 static void
 fold_text(struct buf *b, size_t *col, const char *s)
@@ -874,27 +742,6 @@ build_aar(const struct mail_hdr *h, const char *id, unsigned inst,
 	buf_adds(out, "\r\n");
 }
 
-/* Append the base64 of sig, folded, then CRLF. */
-static void
-add_b(struct buf *field, size_t col, const unsigned char *sig, size_t siglen)
-{
-	struct buf tmp;
-
-	buf_init(&tmp, 0);
-	mail_b64_encode(sig, siglen, &tmp, 0);
-	for (size_t i = 0; i < tmp.len; i += 64) {
-		size_t n = tmp.len - i < 64 ? tmp.len - i : 64;
-		if (col + n > 78) {
-			buf_adds(field, "\r\n\t");
-			col = 1;
-		}
-		buf_add(field, tmp.data + i, n);
-		col += n;
-	}
-	buf_adds(field, "\r\n");
-	buf_free(&tmp);
-}
-
 /* The common start of AMS and AS: "Name: i=N; [cv=X; ]a=..; d=..; s=..;". */
 static size_t
 sig_head(const struct arc_seal *s, const char *name, unsigned inst,
@@ -907,20 +754,20 @@ sig_head(const struct arc_seal *s, const char *name, unsigned inst,
 	col = f->len;
 	if (cv != NULL) {
 		snprintf(piece, sizeof(piece), " cv=%s;", cv);
-		fold_add(f, &col, piece, strlen(piece));
+		dkim_fold_add(f, &col, piece, strlen(piece));
 	}
 	snprintf(piece, sizeof(piece), " a=%s;",
 	    is_ed25519(s->key) ? "ed25519-sha256" : "rsa-sha256");
-	fold_add(f, &col, piece, strlen(piece));
+	dkim_fold_add(f, &col, piece, strlen(piece));
 	if (cv == NULL)
-		fold_add(f, &col, " c=relaxed/relaxed;", 19);
+		dkim_fold_add(f, &col, " c=relaxed/relaxed;", 19);
 	snprintf(piece, sizeof(piece), " d=%s;", s->domain);
-	fold_add(f, &col, piece, strlen(piece));
+	dkim_fold_add(f, &col, piece, strlen(piece));
 	snprintf(piece, sizeof(piece), " s=%s;", s->selector);
-	fold_add(f, &col, piece, strlen(piece));
+	dkim_fold_add(f, &col, piece, strlen(piece));
 	if (s->now != 0) {
 		snprintf(piece, sizeof(piece), " t=%lld;", (long long)s->now);
-		fold_add(f, &col, piece, strlen(piece));
+		dkim_fold_add(f, &col, piece, strlen(piece));
 	}
 	return col;
 }
@@ -932,10 +779,11 @@ finish_sig(const struct arc_seal *s, struct buf *field, size_t col,
 {
 	unsigned char sig[SIG_MAX_B];
 	size_t siglen = sizeof(sig);
-	int r = sig_op(s->key, 1, data, sig, &siglen);
+	int r = dkim_crypto(s->key, 1, (const unsigned char *)data->data,
+	    data->len, sig, &siglen);
 
 	if (r == 0)
-		add_b(field, col, sig, siglen);
+		dkim_add_b(field, col, sig, siglen);
 	return r;
 }
 
@@ -1011,23 +859,23 @@ arc_seal(const struct arc_seal *s, const char *msg, size_t len,
 			buf_addf(&hlist, "%s%s", hlist.len ? ":" : "", hdrs[i]);
 	}
 	col = sig_head(s, N_AMS, inst, NULL, &fams);
-	fold_add(&fams, &col, " h=", 3);
+	dkim_fold_add(&fams, &col, " h=", 3);
 	for (const char *p = hlist.data; *p;) {
 		size_t k = strcspn(p, ":");
-		fold_add(&fams, &col, p, k + (p[k] == ':'));
+		dkim_fold_add(&fams, &col, p, k + (p[k] == ':'));
 		p += k + (p[k] == ':');
 	}
-	fold_add(&fams, &col, ";", 1);
+	dkim_fold_add(&fams, &col, ";", 1);
 	{
 		struct buf tmp;
 		buf_init(&tmp, 0);
 		mail_b64_encode(bh, sizeof(bh), &tmp, 0);
-		fold_add(&fams, &col, " bh=", 4);
-		fold_add(&fams, &col, tmp.data, tmp.len);
-		fold_add(&fams, &col, ";", 1);
+		dkim_fold_add(&fams, &col, " bh=", 4);
+		dkim_fold_add(&fams, &col, tmp.data, tmp.len);
+		dkim_fold_add(&fams, &col, ";", 1);
 		buf_free(&tmp);
 	}
-	fold_add(&fams, &col, " b=", 3);
+	dkim_fold_add(&fams, &col, " b=", 3);
 	r = dkim_header_data(&h, MAIL_CANON_RELAXED, hlist.data, hlist.len,
 	    fams.data, fams.len, &data);
 	if (r == 0)
@@ -1040,7 +888,7 @@ arc_seal(const struct arc_seal *s, const char *msg, size_t len,
 	/* ARC-Seal over the chain, or over our set alone on a failed one. */
 	col = sig_head(s, N_AS, inst, sealed_fail ? "fail" : s->cv == ARC_PASS ?
 	    "pass" : "none", &fas);
-	fold_add(&fas, &col, " b=", 3);
+	dkim_fold_add(&fas, &col, " b=", 3);
 	buf_reset(&data);
 	r = seal_data(&h, aar, ams, as, inst, sealed_fail, faar.data, faar.len,
 	    fams.data, fams.len, fas.data, fas.len, &data);

@@ -225,9 +225,8 @@ dkim_key_record(EVP_PKEY *key, struct buf *out)
 	return r;
 }
 
-/* Sign or verify the header data per algorithm. */
-static int
-crypto_op(EVP_PKEY *key, int sign, const unsigned char *data, size_t len,
+int
+dkim_crypto(EVP_PKEY *key, int sign, const unsigned char *data, size_t len,
     unsigned char *sig, size_t *siglen)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -257,9 +256,8 @@ crypto_op(EVP_PKEY *key, int sign, const unsigned char *data, size_t len,
 	return ok ? 0 : PTT_ECRYPTO;
 }
 
-/* Append s folded: a break before a piece that would pass col 78. */
-static void
-fold_add(struct buf *b, size_t *col, const char *s, size_t n)
+void
+dkim_fold_add(struct buf *b, size_t *col, const char *s, size_t n)
 {
 	if (*col + n > 78 && *col > 1) {
 		buf_adds(b, "\r\n\t");
@@ -267,6 +265,27 @@ fold_add(struct buf *b, size_t *col, const char *s, size_t n)
 	}
 	buf_add(b, s, n);
 	*col += n;
+}
+
+void
+dkim_add_b(struct buf *field, size_t col, const unsigned char *sig,
+    size_t siglen)
+{
+	struct buf tmp;
+
+	buf_init(&tmp, 0);
+	mail_b64_encode(sig, siglen, &tmp, 0);
+	for (size_t i = 0; i < tmp.len; i += 64) {
+		size_t n = tmp.len - i < 64 ? tmp.len - i : 64;
+		if (col + n > 78) {
+			buf_adds(field, "\r\n\t");
+			col = 1;
+		}
+		buf_add(field, tmp.data + i, n);
+		col += n;
+	}
+	buf_adds(field, "\r\n");
+	buf_free(&tmp);
 }
 
 static bool
@@ -327,54 +346,43 @@ dkim_sign(const struct dkim_sign *s, const char *msg, size_t len,
 	col = field.len;
 	if (s->now != 0) {
 		snprintf(piece, sizeof(piece), " t=%lld;", (long long)s->now);
-		fold_add(&field, &col, piece, strlen(piece));
+		dkim_fold_add(&field, &col, piece, strlen(piece));
 		if (s->expire > 0) {
 			snprintf(piece, sizeof(piece), " x=%lld;",
 			    (long long)(s->now + s->expire));
-			fold_add(&field, &col, piece, strlen(piece));
+			dkim_fold_add(&field, &col, piece, strlen(piece));
 		}
 	}
 	if (s->identity != NULL) {
 		snprintf(piece, sizeof(piece), " i=%s;", s->identity);
-		fold_add(&field, &col, piece, strlen(piece));
+		dkim_fold_add(&field, &col, piece, strlen(piece));
 	}
-	fold_add(&field, &col, " h=", 3);
+	dkim_fold_add(&field, &col, " h=", 3);
 	for (const char *p = hlist.data; *p;) {
 		size_t n = strcspn(p, ":");
-		fold_add(&field, &col, p, n + (p[n] == ':'));
+		dkim_fold_add(&field, &col, p, n + (p[n] == ':'));
 		p += n + (p[n] == ':');
 	}
-	fold_add(&field, &col, ";", 1);
+	dkim_fold_add(&field, &col, ";", 1);
 	buf_init(&tmp, 0);
 	mail_b64_encode(bh, sizeof(bh), &tmp, 0);
-	fold_add(&field, &col, " bh=", 4);
-	fold_add(&field, &col, tmp.data, tmp.len);
-	fold_add(&field, &col, ";", 1);
-	fold_add(&field, &col, " b=", 3);
+	dkim_fold_add(&field, &col, " bh=", 4);
+	dkim_fold_add(&field, &col, tmp.data, tmp.len);
+	dkim_fold_add(&field, &col, ";", 1);
+	dkim_fold_add(&field, &col, " b=", 3);
 	buf_adds(&field, "\r\n");
 
 	buf_init(&data, 0);
 	r = dkim_header_data(&h, s->hc, hlist.data, hlist.len, field.data,
 	    field.len, &data);
 	if (r == 0)
-		r = crypto_op(s->key, 1, (unsigned char *)data.data, data.len,
+		r = dkim_crypto(s->key, 1, (unsigned char *)data.data, data.len,
 		    sig, &siglen);
 	if (r != 0) {
 		snprintf(err, errlen, "dkim: signing failed");
 	} else {
 		buf_truncate(&field, field.len - 2);
-		buf_reset(&tmp);
-		mail_b64_encode(sig, siglen, &tmp, 0);
-		for (i = 0; i < tmp.len; i += 64) {
-			size_t n = tmp.len - i < 64 ? tmp.len - i : 64;
-			if (col + n > 78) {
-				buf_adds(&field, "\r\n\t");
-				col = 1;
-			}
-			buf_add(&field, tmp.data + i, n);
-			col += n;
-		}
-		buf_adds(&field, "\r\n");
+		dkim_add_b(&field, col, sig, siglen);
 		r = buf_add(out, field.data, field.len);
 	}
 	buf_free(&tmp);
@@ -387,15 +395,18 @@ dkim_sign(const struct dkim_sign *s, const char *msg, size_t len,
 
 /* ---- verification ---- */
 
-static int
-b64_strict(const struct tag *t, unsigned char *out, size_t max, size_t *n)
+int
+dkim_b64_strict(const char *val, size_t len, unsigned char *out, size_t max,
+    size_t *n)
 {
 	struct buf b;
 	unsigned defects = 0;
 	int r;
 
 	buf_init(&b, max);
-	r = mail_b64_decode(t->val, t->len, &b, &defects);
+	r = mail_b64_decode(val, len, &b, &defects);
+	if (r == 0 && buf_error(&b))
+		r = PTT_ENOSPC;
 	if (r == 0 && (defects & (MAIL_D_B64_GARBAGE | MAIL_D_B64_TRUNCATED)))
 		r = PTT_EINVAL;
 	if (r == 0) {
@@ -404,6 +415,13 @@ b64_strict(const struct tag *t, unsigned char *out, size_t max, size_t *n)
 	}
 	buf_free(&b);
 	return r;
+}
+
+static int
+b64_tag(const struct tag *t, unsigned char *out, size_t max, size_t *n)
+{
+	return t == NULL ? PTT_EINVAL : dkim_b64_strict(t->val, t->len, out,
+	    max, n);
 }
 
 static void
@@ -629,10 +647,9 @@ dkim_key_name(const struct dkim_verify *v, size_t i, char *buf, size_t len)
 	return buf;
 }
 
-/* Parse a key record into a public key. NULL with why. */
-static EVP_PKEY *
-parse_key(const char *txt, enum dkim_alg alg, bool *testing, bool *strict,
-    const char **why)
+EVP_PKEY *
+dkim_key_from_record(const char *txt, enum dkim_alg alg, bool *testing,
+    bool *strict, const char **why)
 {
 	struct taglist tl;
 	const struct tag *t;
@@ -673,9 +690,11 @@ parse_key(const char *txt, enum dkim_alg alg, bool *testing, bool *strict,
 	}
 	if ((t = taglist_get(&tl, "t")) != NULL) {
 		for (size_t i = 0; i < t->len; i++) {
-			if (t->val[i] == 'y' && (i + 1 == t->len || t->val[i + 1] == ':' || isspace((unsigned char)t->val[i + 1])))
+			bool end = i + 1 == t->len || t->val[i + 1] == ':' ||
+			    isspace((unsigned char)t->val[i + 1]);
+			if (t->val[i] == 'y' && end && testing != NULL)
 				*testing = true;
-			if (t->val[i] == 's' && (i + 1 == t->len || t->val[i + 1] == ':' || isspace((unsigned char)t->val[i + 1])))
+			if (t->val[i] == 's' && end && strict != NULL)
 				*strict = true;
 		}
 	}
@@ -688,7 +707,7 @@ parse_key(const char *txt, enum dkim_alg alg, bool *testing, bool *strict,
 		*why = "key revoked (empty p=)";
 		return NULL;
 	}
-	if (b64_strict(t, der, sizeof(der), &n) != 0) {
+	if (dkim_b64_strict(t->val, t->len, der, sizeof(der), &n) != 0) {
 		*why = "key p= is not base64";
 		return NULL;
 	}
@@ -733,7 +752,7 @@ dkim_verify_key(struct dkim_verify *v, size_t i, enum dkim_dns st,
 		return;
 	}
 	for (j = 0; st == DKIM_DNS_OK && j < ntxt && k == NULL; j++)
-		k = parse_key(txt[j], s->alg, &testing, &strict, &why);
+		k = dkim_key_from_record(txt[j], s->alg, &testing, &strict, &why);
 	if (k == NULL) {
 		set_result(s, DKIM_PERMERROR, why);
 		return;
@@ -752,12 +771,12 @@ dkim_verify_key(struct dkim_verify *v, size_t i, enum dkim_dns st,
 		}
 	}
 	taglist_parse(f->value, f->value_len, &tl);
-	if (b64_strict(taglist_get(&tl, "bh"), bh, sizeof(bh), &bhlen) != 0 ||
+	if (b64_tag(taglist_get(&tl, "bh"), bh, sizeof(bh), &bhlen) != 0 ||
 	    bhlen != 32) {
 		set_result(s, DKIM_PERMERROR, "bh= malformed");
 		goto out;
 	}
-	if (b64_strict(taglist_get(&tl, "b"), sig, sizeof(sig), &siglen) != 0 ||
+	if (b64_tag(taglist_get(&tl, "b"), sig, sizeof(sig), &siglen) != 0 ||
 	    siglen == 0) {
 		set_result(s, DKIM_PERMERROR, "b= malformed");
 		goto out;
@@ -781,7 +800,7 @@ dkim_verify_key(struct dkim_verify *v, size_t i, enum dkim_dns st,
 		if (dkim_header_data(&v->hdr, s->hc, h->val, h->len, f->raw,
 		    f->raw_len, &data) != 0)
 			set_result(s, DKIM_PERMERROR, "header data too large");
-		else if (crypto_op(k, 0, (unsigned char *)data.data, data.len,
+		else if (dkim_crypto(k, 0, (unsigned char *)data.data, data.len,
 		    sig, &siglen) != 0)
 			set_result(s, DKIM_FAIL, "signature did not verify");
 		else if (s->l != UINT64_MAX && s->l < length)

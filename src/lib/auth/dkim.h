@@ -126,4 +126,23 @@ int dkim_header_data(const struct mail_hdr *h, enum mail_canon c,
     const char *hlist, size_t hlen, const char *sigraw, size_t siglen,
     struct buf *out);
 
+/* Shared with ARC (RFC 8617 signs the same way). */
+/* Sign (sign != 0, *siglen in: room, out: length) or verify data with key:
+ * RSASSA-PKCS1-v1_5 over SHA-256, or Ed25519 over the SHA-256 hash (RFC
+ * 8463 3). 0 or PTT_ECRYPTO. */
+int dkim_crypto(EVP_PKEY *key, int sign, const unsigned char *data,
+    size_t len, unsigned char *sig, size_t *siglen);
+/* The public key of a key record (RFC 6376 3.6.1) for alg, or NULL with
+ * why; testing/strict (may be NULL) get the t=y / t=s flags. */
+EVP_PKEY *dkim_key_from_record(const char *txt, enum dkim_alg alg,
+    bool *testing, bool *strict, const char **why);
+/* Strict base64 (whitespace allowed, nothing else) into out[max]. */
+int dkim_b64_strict(const char *val, size_t len, unsigned char *out,
+    size_t max, size_t *n);
+/* Append s to a field being built, folding before it past column 78. */
+void dkim_fold_add(struct buf *b, size_t *col, const char *s, size_t n);
+/* Append the base64 of sig folded at 78 columns, then CRLF. */
+void dkim_add_b(struct buf *field, size_t col, const unsigned char *sig,
+    size_t siglen);
+
 #endif
