@@ -332,26 +332,11 @@ static bool
 on_tls(struct smtp_session *s, SSL *ssl)
 {
 	struct signer *sg = smtp_server_arg(smtp_session_server(s));
-	const char *p = sg->cfg.arc_peers;
-	char why[256];
 
 	if (!hop_peer_allowed(s, ssl, sg->cfg.allowed_peers))
 		return false;
-	while (p && *p) {
-		char name[256];
-		size_t n;
-		p += strspn(p, " \t,");
-		n = strcspn(p, " \t,");
-		if (n == 0 || n >= sizeof(name))
-			break;
-		memcpy(name, p, n);
-		name[n] = '\0';
-		p += n;
-		if (tls_check_peer(ssl, name, NULL, why, sizeof(why)) == 0) {
-			smtp_session_set_data(s, &arc_peer_mark);
-			break;
-		}
-	}
+	if (hop_peer_is(ssl, sg->cfg.arc_peers))
+		smtp_session_set_data(s, &arc_peer_mark);
 	return true;
 }
 

@@ -242,7 +242,7 @@ hop_forward(struct hop *h, struct smtp_session *s,
 }
 
 bool
-hop_peer_allowed(struct smtp_session *s, SSL *ssl, const char *list)
+hop_peer_is(SSL *ssl, const char *list)
 {
 	char why[256];
 
@@ -260,6 +260,14 @@ hop_peer_allowed(struct smtp_session *s, SSL *ssl, const char *list)
 		if (tls_check_peer(ssl, name, NULL, why, sizeof(why)) == 0)
 			return true;
 	}
+	return false;
+}
+
+bool
+hop_peer_allowed(struct smtp_session *s, SSL *ssl, const char *list)
+{
+	if (hop_peer_is(ssl, list))
+		return true;
 	log_warn(smtp_session_id(s), "refused peer %s: not one of %s",
 	    smtp_session_info(s)->peer_addr, list ? list : "(none)");
 	return false;

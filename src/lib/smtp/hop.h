@@ -62,5 +62,7 @@ void hop_forward(struct hop *h, struct smtp_session *s,
 /* True when the TLS peer's certificate names one of the services in list
  * (space- or comma-separated); logs a refusal otherwise. */
 bool hop_peer_allowed(struct smtp_session *s, SSL *ssl, const char *list);
+/* The same check without the log line. */
+bool hop_peer_is(SSL *ssl, const char *list);
 
 #endif
