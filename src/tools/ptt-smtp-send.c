@@ -174,7 +174,9 @@ static void
 maybe_done(struct load *L)
 {
 	if (L->active == 0)
-		event_base_loopbreak(L->base);
+		/* loopexit, not loopbreak: let this iteration finish, so the
+		 * frees libevent defers (bufferevents closed in callbacks) run. */
+		event_base_loopexit(L->base, NULL);
 }
 
 static void
