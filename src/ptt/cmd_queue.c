@@ -31,10 +31,14 @@ cmd_queue(const struct ptt_ctx *ctx, int argc, char **argv)
 	}
 	/* ptt.conf's [relay] section, when there is a repository. */
 	if (conf_url_is_remote(ctx->config) || access(ctx->config, F_OK) == 0) {
-		if (ctx_open_repo(ctx, &r) == 0 && conf_params_load(r, NULL,
-		    relay_params, &cfg, "relay", err, sizeof(err)) != 0 &&
-		    strstr(err, "not found") == NULL && strstr(err, "no ") == NULL)
-			say("ptt.conf: %s (using the relay's defaults)", err);
+		/* conf_params_load applies the defaults again itself. */
+		if (ctx_open_repo(ctx, &r) == 0) {
+			param_free(relay_params, &cfg);
+			if (conf_params_load(r, NULL, relay_params, &cfg, "relay",
+			    err, sizeof(err)) != 0 && strstr(err, "not found") ==
+			    NULL && strstr(err, "no ") == NULL)
+				say("ptt.conf: %s (using the relay's defaults)", err);
+		}
 		if (r != NULL)
 			conf_repo_close(r);
 	}
