@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth/srs.h"
+#include "util/mem.h"
 #include "../tap.h"
 
 #define T0 1577836860	/* 2020-01-01 00:01:00 UTC: PostSRSd's test time */
@@ -69,7 +70,7 @@ main(void)
 	r = srs_reverse(&s, out, T0 + 6 * DAY, back, sizeof(back));
 	is_int(r, 0, "reverse a day later");
 	is_str(back, "Alice.Smith@Sender.example", "case of the original kept");
-	strcpy(again, out);
+	ptt_strlcpy(again, out, sizeof(again));
 	upcase(again);
 	r = srs_reverse(&s, again, T0 + 6 * DAY, back, sizeof(back));
 	is_int(r, 0, "reverse after a mailer uppercased it: %s", again);
@@ -92,7 +93,7 @@ main(void)
 
 	/* Forgery. */
 	is_int(srs_reverse(&s2, out, T0 + 6 * DAY, back, sizeof(back)), SRS_EFORGED, "another secret: forged");
-	strcpy(again, out);
+	ptt_strlcpy(again, out, sizeof(again));
 	again[15] = again[15] == 'x' ? 'y' : 'x';	/* inside the domain */
 	is_int(srs_reverse(&s, again, T0 + 6 * DAY, back, sizeof(back)), SRS_EFORGED, "altered domain: forged");
 	{
@@ -137,7 +138,7 @@ main(void)
 	    "still names the first forwarder");
 	r = srs_reverse(&s, again, T0, back, sizeof(back));
 	is_str(back, "SRS0=vmyz=2W=otherdomain.com=test@example.com", "the third reverses it to the first one's SRS0");
-	strcpy(again, srs1);
+	ptt_strlcpy(again, srs1, sizeof(again));
 	again[6] ^= 1;
 	is_int(srs_reverse(&s2, again, T0, back, sizeof(back)), SRS_EFORGED, "SRS1 with a bad hash: forged");
 

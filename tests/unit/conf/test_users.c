@@ -7,6 +7,7 @@
 #include "conf/users.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/mem.h"
 #include "../tap.h"
 
 static double
@@ -72,7 +73,7 @@ test_names_addrs(void)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ok(!addr_valid(bad[i], strlen(bad[i])), "bad address \"%s\"", bad[i]);
 	memset(big, 'a', 65);
-	strcpy(big + 65, "@x.example");
+	ptt_strlcpy(big + 65, "@x.example", sizeof(big) - 65);
 	ok(!addr_valid(big, strlen(big)), "local part of 65 refused");
 	memset(big, 'a', 300);
 	big[0] = 'a';

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/mem.h"
 #include "../tap.h"
 #include "mail/defect.h"
 #include "mail/hdr.h"
@@ -188,12 +189,12 @@ test_lookup(void)
 	is_int(mail_hdr_count(&h, "Received"), 3, "count case-insensitive");
 	for (i = mail_hdr_find(&h, "received", 0); i != MAIL_HDR_NONE;
 	    i = mail_hdr_find(&h, "received", i + 1))
-		strcat(order, h.f[i].value + 1);
+		ptt_strlcat(order, h.f[i].value + 1, sizeof(order));
 	is_str(order, "123", "top-down order");
 	order[0] = '\0';
 	for (i = mail_hdr_rfind(&h, "Received", h.n); i != MAIL_HDR_NONE;
 	    i = mail_hdr_rfind(&h, "Received", i))
-		strcat(order, h.f[i].value + 1);
+		ptt_strlcat(order, h.f[i].value + 1, sizeof(order));
 	is_str(order, "321", "bottom-up order");
 	ok(mail_hdr_get(&h, "to") == &h.f[3], "get");
 	ok(mail_hdr_get(&h, "Cc") == NULL, "get missing");

@@ -306,7 +306,7 @@ sample_env(void)
 	struct q_env *env = xcalloc(1, sizeof(*env));
 	struct q_rcpt *r;
 
-	strcpy(env->id, "0123456789ABCDEF");
+	ptt_strlcpy(env->id, "0123456789ABCDEF", sizeof(env->id));
 	env->created = 1700000000;
 	env->sender = xstrdup("alice@example.org");
 	env->envid = xstrdup("env-42");
@@ -628,16 +628,16 @@ test_envelope(void)
 
 	memset(&e, 0, sizeof(e));
 	memset(rc, 0, sizeof(rc));
-	strcpy(e.from.addr, "alice@example.org");
-	strcpy(e.mail.envid, "ENV1");
+	ptt_strlcpy(e.from.addr, "alice@example.org", sizeof(e.from.addr));
+	ptt_strlcpy(e.mail.envid, "ENV1", sizeof(e.mail.envid));
 	e.mail.ret = SMTP_RET_HDRS;
 	e.mail.body = SMTP_BODY_8BITMIME;
 	e.mail.smtputf8 = true;
-	strcpy(rc[0].path.addr, "bob@example.com");
+	ptt_strlcpy(rc[0].path.addr, "bob@example.com", sizeof(rc[0].path.addr));
 	rc[0].params.notify = SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY;
-	strcpy(rc[0].params.orcpt_type, "rfc822");
-	strcpy(rc[0].params.orcpt_addr, "bob@old.example.com");
-	strcpy(rc[1].path.addr, "carol@example.net");
+	ptt_strlcpy(rc[0].params.orcpt_type, "rfc822", sizeof(rc[0].params.orcpt_type));
+	ptt_strlcpy(rc[0].params.orcpt_addr, "bob@old.example.com", sizeof(rc[0].params.orcpt_addr));
+	ptt_strlcpy(rc[1].path.addr, "carol@example.net", sizeof(rc[1].path.addr));
 	e.rcpt = rc;
 	e.nrcpt = 2;
 	memset(&env, 0, sizeof(env));
@@ -678,7 +678,7 @@ test_envelope(void)
 	memset(&a, 0, sizeof(a));
 	e.nrcpt = 2;
 	relay_env_from_smtp(&e, &a, err, sizeof(err));
-	strcpy(a.id, "AAAABBBBCCCCDDDD");
+	ptt_strlcpy(a.id, "AAAABBBBCCCCDDDD", sizeof(a.id));
 	relay_env_copy(&b, &a);
 	ok(b.nrcpt == 2 && strcmp(b.rcpt[0].orcpt, a.rcpt[0].orcpt) == 0 &&
 	    b.rcpt[0].orcpt != a.rcpt[0].orcpt && b.ret == a.ret,
