@@ -181,19 +181,6 @@ collect(const struct mail_hdr *h, size_t *aar, size_t *ams, size_t *as,
 	return 0;
 }
 
-static int
-tag_copy(const struct tag *t, char *out, size_t outlen, int lower)
-{
-	size_t i;
-
-	if (t == NULL || t->len == 0 || t->len >= outlen)
-		return -1;
-	for (i = 0; i < t->len; i++)
-		out[i] = lower ? (char)tolower((unsigned char)t->val[i]) : t->val[i];
-	out[i] = '\0';
-	return 0;
-}
-
 /* Does the colon-separated list in t name name? */
 static bool
 list_has(const struct tag *t, const char *name)

@@ -431,20 +431,6 @@ set_result(struct dkim_sig *s, enum dkim_result r, const char *why)
 	snprintf(s->reason, sizeof(s->reason), "%s", why);
 }
 
-/* Copy a tag value to a C string (lowercased when lower); 0 or -1. */
-static int
-tag_str(const struct tag *t, char *out, size_t outlen, int lower)
-{
-	size_t i;
-
-	if (t == NULL || t->len == 0 || t->len >= outlen)
-		return -1;
-	for (i = 0; i < t->len; i++)
-		out[i] = lower ? (char)tolower((unsigned char)t->val[i]) : t->val[i];
-	out[i] = '\0';
-	return 0;
-}
-
 static time_t
 tag_time(const struct tag *t, int *bad)
 {
@@ -509,8 +495,8 @@ parse_sig(struct dkim_verify *v, struct dkim_sig *s)
 		set_result(s, DKIM_PERMERROR, "a= missing or unknown algorithm");
 		return;
 	}
-	if (tag_str(taglist_get(&tl, "d"), s->domain, sizeof(s->domain), 1) != 0 ||
-	    tag_str(taglist_get(&tl, "s"), s->selector, sizeof(s->selector), 0) != 0) {
+	if (tag_copy(taglist_get(&tl, "d"), s->domain, sizeof(s->domain), 1) != 0 ||
+	    tag_copy(taglist_get(&tl, "s"), s->selector, sizeof(s->selector), 0) != 0) {
 		set_result(s, DKIM_PERMERROR, "d= or s= missing or too long");
 		return;
 	}
@@ -548,7 +534,7 @@ parse_sig(struct dkim_verify *v, struct dkim_sig *s)
 	}
 	t = taglist_get(&tl, "i");
 	if (t != NULL) {
-		if (tag_str(t, s->identity, sizeof(s->identity), 0) != 0 ||
+		if (tag_copy(t, s->identity, sizeof(s->identity), 0) != 0 ||
 		    (at = strrchr(s->identity, '@')) == NULL ||
 		    !under(at + 1, s->domain)) {
 			set_result(s, DKIM_PERMERROR, "i= not within d=");

@@ -9,6 +9,7 @@
  */
 #include "auth/taglist.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -93,4 +94,17 @@ tag_is(const struct tag *t, const char *s, int ci)
 
 	return t != NULL && t->len == n &&
 	    (ci ? strncasecmp(t->val, s, n) == 0 : memcmp(t->val, s, n) == 0);
+}
+
+int
+tag_copy(const struct tag *t, char *out, size_t outlen, int lower)
+{
+	size_t i;
+
+	if (t == NULL || t->len == 0 || t->len >= outlen)
+		return -1;
+	for (i = 0; i < t->len; i++)
+		out[i] = lower ? (char)tolower((unsigned char)t->val[i]) : t->val[i];
+	out[i] = '\0';
+	return 0;
 }

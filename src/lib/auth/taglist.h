@@ -32,6 +32,9 @@ struct taglist {
 int taglist_parse(const char *s, size_t len, struct taglist *tl);
 /* The tag named name, or NULL. */
 const struct tag *taglist_get(const struct taglist *tl, const char *name);
+/* Copy t's value to out as a C string (ASCII-lowercased when lower): 0,
+ * or -1 when t is NULL, empty or does not fit. */
+int tag_copy(const struct tag *t, char *out, size_t outlen, int lower);
 /* 1 when tag t's value equals s (case-sensitive unless ci). */
 int tag_is(const struct tag *t, const char *s, int ci);
 
