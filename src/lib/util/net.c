@@ -4,6 +4,8 @@
  * Trusts: its caller's addresses (configuration, not the network).
  * getaddrinfo is used only for listeners and tools; daemons that resolve
  * names from the network do so through libunbound.
+ * Inherited listeners follow sd_listen_fds(3) (LISTEN_PID, LISTEN_FDS):
+ * the environment is trusted as the supervisor's.
  */
 #include "util/net.h"
 
@@ -14,7 +16,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -93,12 +97,123 @@ resolve(const char *hostport, int passive, char *err, size_t errlen)
 	return res;
 }
 
+/* ---- inherited sockets (sd_listen_fds(3)) ---- */
+
+#define LISTEN_FDS_START 3
+#define INHERIT_MAX 64
+
+static struct {
+	bool loaded;
+	int n;
+	bool taken[INHERIT_MAX];
+} inh;
+
+static void
+inherit_load(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long n;
+
+	if (inh.loaded)
+		return;
+	inh.loaded = true;
+	if (pid == NULL || fds == NULL)
+		return;
+	errno = 0;
+	if (strtol(pid, &end, 10) != (long)getpid() || *end != '\0' || errno)
+		return;
+	n = strtol(fds, &end, 10);
+	if (*end != '\0' || n <= 0 || errno)
+		return;
+	inh.n = n > INHERIT_MAX ? INHERIT_MAX : (int)n;
+	for (int i = 0; i < inh.n; i++) {
+		int fd = LISTEN_FDS_START + i;
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0)
+			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+}
+
+static bool
+same_addr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+int
+net_inherited(const char *hostport, int socktype)
+{
+	char host[256], port[32];
+	struct addrinfo hints, *res = NULL;
+	bool resolved = false;
+	int found = -1;
+
+	inherit_load();
+	if (inh.n == 0)
+		return -1;
+	for (int i = 0; i < inh.n && found < 0; i++) {
+		int fd = LISTEN_FDS_START + i, type = 0, acc = 0;
+		socklen_t tl = sizeof(type), al = sizeof(acc);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		if (inh.taken[i] ||
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+		    type != socktype)
+			continue;
+		if (socktype == SOCK_STREAM && (getsockopt(fd, SOL_SOCKET,
+		    SO_ACCEPTCONN, &acc, &al) != 0 || !acc))
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+			continue;
+		if (!resolved) {
+			resolved = true;
+			if (net_split_hostport(hostport, host, sizeof(host), port,
+			    sizeof(port)) != 0)
+				break;
+			memset(&hints, 0, sizeof(hints));
+			hints.ai_socktype = socktype;
+			hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+			if (getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port,
+			    &hints, &res) != 0)
+				res = NULL;
+		}
+		for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+			if (same_addr(ai->ai_addr, (struct sockaddr *)&ss)) {
+				found = i;
+				break;
+			}
+	}
+	if (res != NULL)
+		freeaddrinfo(res);
+	if (found < 0)
+		return -1;
+	inh.taken[found] = true;
+	(void)net_set_nonblock(LISTEN_FDS_START + found);
+	return LISTEN_FDS_START + found;
+}
+
 int
 net_listen(const char *hostport, char *err, size_t errlen)
 {
 	struct addrinfo *res, *ai;
 	int fd = -1, one = 1, saved = 0;
 
+	if ((fd = net_inherited(hostport, SOCK_STREAM)) >= 0)
+		return fd;
 	if ((res = resolve(hostport, 1, err, errlen)) == NULL)
 		return PTT_EINVAL;
 	/* With "*", prefer the IPv6 wildcard, which also takes IPv4. */

@@ -5,6 +5,15 @@
  * listener on "*:25" takes every address. All descriptors returned are
  * non-blocking and close-on-exec (a TLS bufferevent needs non-blocking
  * sockets, or its handshake deadlocks).
+ *
+ * Inherited sockets (sd_listen_fds(3)): when LISTEN_PID is this process
+ * and LISTEN_FDS is N, descriptors 3 .. 3+N-1 are listening sockets made
+ * by a supervisor (pttd or systemd socket activation). net_listen and
+ * net_inherited take one of them instead of binding when its local
+ * address and port (getsockname) are the requested ones ("*" matches the
+ * wildcard address). Each is handed out once; all are made close-on-exec
+ * (a daemon's helpers do not get them) and the one taken non-blocking.
+ * LISTEN_FDNAMES is not used: its names cannot hold a host:port.
  */
 #ifndef PTT_UTIL_NET_H
 #define PTT_UTIL_NET_H
@@ -18,6 +27,9 @@ int net_split_hostport(const char *s, char *host, size_t hostlen,
 /* Listen on host:port (SO_REUSEADDR, backlog 511); returns an fd or a
  * negative PTT_E* code with a reason in err. */
 int net_listen(const char *hostport, char *err, size_t errlen);
+/* The inherited socket of type socktype (SOCK_STREAM listening, or
+ * SOCK_DGRAM bound) for hostport, or -1 when there is none (see above). */
+int net_inherited(const char *hostport, int socktype);
 /* Resolve host:port numerically or via getaddrinfo (tests, tools; daemons
  * resolve through libunbound) and start a non-blocking connect; returns the
  * fd (connect may still be in progress) or a negative PTT_E* code. */
