@@ -31,10 +31,17 @@
 struct sni_entry {
 	char *name;
 	SSL_CTX *ctx;
+	char *cert_file, *key_file;	/* for tls_server_reload */
 	struct sni_entry *next;
 };
 
+/* The files a server context was made from, for tls_server_reload. */
+struct pair_files {
+	char *cert_file, *key_file;
+};
+
 static int sni_idx = -1;	/* SSL_CTX ex_data: struct sni_entry list */
+static int files_idx = -1;	/* SSL_CTX ex_data: struct pair_files */
 static int key_idx = -1;	/* SSL ex_data: client cache key (char *) */
 
 const char *
@@ -66,8 +73,23 @@ sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 		next = e->next;
 		SSL_CTX_free(e->ctx);
 		free(e->name);
+		free(e->cert_file);
+		free(e->key_file);
 		free(e);
 	}
+}
+
+static void
+files_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct pair_files *f = ptr;
+
+	if (f == NULL)
+		return;
+	free(f->cert_file);
+	free(f->key_file);
+	free(f);
 }
 
 static void
@@ -84,6 +106,9 @@ init_indexes(void)
 		sni_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, sni_free);
 	if (key_idx < 0)
 		key_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, key_free);
+	if (files_idx < 0)
+		files_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+		    files_free);
 }
 
 static SSL_CTX *
@@ -200,6 +225,12 @@ tls_server_ctx(const struct tls_opts *o, char *err, size_t errlen)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, ctx);
+	{
+		struct pair_files *f = xcalloc(1, sizeof(*f));
+		f->cert_file = xstrdup(o->cert_file);
+		f->key_file = xstrdup(o->key_file);
+		SSL_CTX_set_ex_data(ctx, files_idx, f);
+	}
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -223,9 +254,152 @@ tls_server_add_sni(SSL_CTX *ctx, const char *name, const char *cert_file,
 	e = xcalloc(1, sizeof(*e));
 	e->name = xstrdup(name);
 	e->ctx = sub;
+	e->cert_file = xstrdup(cert_file);
+	e->key_file = xstrdup(key_file);
 	e->next = SSL_CTX_get_ex_data(ctx, sni_idx);
 	SSL_CTX_set_ex_data(ctx, sni_idx, e);
 	return 0;
+}
+
+/* A certificate chain and its key read from files, checked to match, not
+ * yet installed anywhere. */
+struct pair {
+	X509 *leaf;
+	STACK_OF(X509) *chain;
+	EVP_PKEY *key;
+};
+
+static void
+pair_free(struct pair *p)
+{
+	X509_free(p->leaf);
+	sk_X509_pop_free(p->chain, X509_free);
+	EVP_PKEY_free(p->key);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+pair_read(struct pair *p, const char *cert, const char *key, char *err,
+    size_t errlen)
+{
+	char e[512];
+	BIO *b;
+	X509 *x;
+
+	memset(p, 0, sizeof(*p));
+	if ((b = BIO_new_file(cert, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", cert, tls_errstr(e, sizeof(e)));
+		return PTT_EIO;
+	}
+	p->leaf = PEM_read_bio_X509_AUX(b, NULL, NULL, NULL);
+	p->chain = sk_X509_new_null();
+	while (p->leaf != NULL && p->chain != NULL &&
+	    (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if (sk_X509_push(p->chain, x) <= 0) {
+			X509_free(x);
+			break;
+		}
+	}
+	BIO_free(b);
+	ERR_clear_error();	/* the end of the file ends the chain */
+	if (p->leaf == NULL || p->chain == NULL) {
+		snprintf(err, errlen, "%s: no certificate", cert);
+		pair_free(p);
+		return PTT_ETLS;
+	}
+	if ((b = BIO_new_file(key, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", key, tls_errstr(e, sizeof(e)));
+		pair_free(p);
+		return PTT_EIO;
+	}
+	p->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (p->key == NULL) {
+		snprintf(err, errlen, "%s: %s", key, tls_errstr(e, sizeof(e)));
+		pair_free(p);
+		return PTT_ETLS;
+	}
+	if (X509_check_private_key(p->leaf, p->key) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "%s does not match %s", key, cert);
+		pair_free(p);
+		return PTT_ETLS;
+	}
+	return 0;
+}
+
+static int
+pair_install(SSL_CTX *ctx, struct pair *p, const char *cert, char *err,
+    size_t errlen)
+{
+	char e[512];
+
+	/* Replaces the certificate, chain and key of the key's type; each
+	 * existing SSL holds its own reference to what it started with. */
+	if (SSL_CTX_use_cert_and_key(ctx, p->leaf, p->key, p->chain, 1) != 1) {
+		snprintf(err, errlen, "%s: %s", cert, tls_errstr(e, sizeof(e)));
+		return PTT_ETLS;
+	}
+	return 0;
+}
+
+int
+tls_server_reload(SSL_CTX *ctx, const char *cert_file, const char *key_file,
+    char *err, size_t errlen)
+{
+	struct pair_files *f;
+	struct sni_entry *e;
+	struct pair main_pair, *subs = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	init_indexes();
+	f = SSL_CTX_get_ex_data(ctx, files_idx);
+	if (cert_file == NULL || key_file == NULL) {
+		if (f == NULL) {
+			snprintf(err, errlen, "not a server context of "
+			    "tls_server_ctx: name the files to reload");
+			return PTT_EINVAL;
+		}
+		cert_file = f->cert_file;
+		key_file = f->key_file;
+	}
+	/* Read and check everything first: an error changes nothing. */
+	if ((r = pair_read(&main_pair, cert_file, key_file, err, errlen)) != 0)
+		return r;
+	for (e = SSL_CTX_get_ex_data(ctx, sni_idx); e != NULL; e = e->next)
+		n++;
+	if (n > 0)
+		subs = xcalloc(n, sizeof(*subs));
+	for (i = 0, e = SSL_CTX_get_ex_data(ctx, sni_idx); e != NULL;
+	    e = e->next, i++) {
+		if ((r = pair_read(&subs[i], e->cert_file, e->key_file, err,
+		    errlen)) != 0)
+			goto out;
+	}
+	if ((r = pair_install(ctx, &main_pair, cert_file, err, errlen)) != 0)
+		goto out;
+	for (i = 0, e = SSL_CTX_get_ex_data(ctx, sni_idx); e != NULL;
+	    e = e->next, i++) {
+		if ((r = pair_install(e->ctx, &subs[i], e->cert_file, err,
+		    errlen)) != 0)
+			goto out;
+	}
+	if (f != NULL && f->cert_file != cert_file) {
+		char *c = xstrdup(cert_file), *k = xstrdup(key_file);
+		free(f->cert_file);
+		free(f->key_file);
+		f->cert_file = c;
+		f->key_file = k;
+	}
+out:
+	pair_free(&main_pair);
+	for (i = 0; i < n; i++)
+		pair_free(&subs[i]);
+	free(subs);
+	return r;
 }
 
 /*

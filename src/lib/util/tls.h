@@ -41,6 +41,23 @@ int tls_server_add_sni(SSL_CTX *ctx, const char *name, const char *cert_file,
     const char *key_file, char *err, size_t errlen);
 
 /*
+ * Reload the certificate and key a server context presents, and those of
+ * its SNI entries (from the files they were added with), e.g. on SIGHUP
+ * after ptt-acme renewed them. Connections already made, or in their
+ * handshake, keep the certificate they started with (each SSL holds its own
+ * reference); new handshakes present the new one. Nothing else of the
+ * context changes (CA, verification, session tickets). Every file is read
+ * and its key checked against its certificate before anything is
+ * installed, so on error the context keeps serving what it had.
+ * cert_file/key_file: new files for the main pair, NULL: the ones the
+ * context was made from (tls_server_ctx) or last reloaded from.
+ * 0, PTT_EIO or PTT_ETLS (or PTT_EINVAL: NULL files for a context not made
+ * by tls_server_ctx) with the reason in err.
+ */
+int tls_server_reload(SSL_CTX *ctx, const char *cert_file,
+    const char *key_file, char *err, size_t errlen);
+
+/*
  * New client SSL for one connection: sends SNI (when sni is a DNS name) and,
  * when the context verifies, checks the certificate against verify_name
  * (DNS name or IP literal; NULL: chain only). Resumes a cached session for
