@@ -6,12 +6,12 @@ set -eu
 
 BUILD="gcc make pkg-config meson ninja-build libssl-dev libevent-dev
  libunbound-dev libldns-dev libgit2-dev libseccomp-dev libpsl-dev libidn2-dev
- libsodium-dev openssl git"
+ libsodium-dev libcurl4-openssl-dev libjansson-dev openssl git"
 TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules python3
  python3-aiosmtpd iproute2 procps knot knot-dnsutils bind9-dnsutils unbound
  python3-spf python3-yaml python3-dnspython python3-dkim python3-authres
- opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server"
+ opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server pebble"
 
 want="$BUILD $TEST"
 case "${1:-all}" in
