@@ -47,6 +47,9 @@ static const struct command {
 	  "DMARC) and its verdict" },
 	{ "queue", cmd_queue, "[--queue-dir DIR] list | show ID | retry ID|all | delete ID",
 	  "the relay's queue: list messages, show one, retry now, delete" },
+	{ "dkim", cmd_dkim, "rotate [--domain D] [--rsa SEL] [--ed25519 SEL] | status [--domain D]",
+	  "DKIM selectors: commit a rotation (the signer makes and publishes "
+	  "the new keys, retires the old ones), or show each key's state" },
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },
