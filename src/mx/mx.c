@@ -12,6 +12,13 @@
  *   - RCPT only for users of the domain (users/ of the configuration
  *     repository, hot-reloaded), with +detail (RFC 5233): 550 5.1.1
  *     otherwise; any other domain gets 550 5.7.1 (relays for nobody).
+ *   - SRS0/SRS1=...@domain (a bounce to the sender of mail the relay
+ *     forwarded, auth/srs.h) only when its hash verifies with the secrets
+ *     of srs_secret (the file the relay signs with) and it is at most
+ *     srs_max_age days old: 550 5.7.1 for a forged hash, 550 5.1.1 for
+ *     an expired or malformed one, one log line each. Accepted ones go on
+ *     unchanged; the relay decodes them. Without a readable secret (an
+ *     error logged at start) they are unknown users.
  *   - postmaster@domain and <postmaster> (RFC 5321 4.5.1) go to the user
  *     named by the postmaster parameter (default: a user called
  *     "postmaster"); the envelope recipient is rewritten to that user. When
@@ -45,6 +52,7 @@
 
 #include "auth/authres.h"
 #include "auth/check.h"
+#include "auth/srs.h"
 #include "conf/repo.h"
 #include "conf/users.h"
 #include "dns/resolve.h"
@@ -75,6 +83,8 @@ struct config {
 	char *config_repo, *branch;
 	long long reload_interval;
 	char *postmaster;
+	char *srs_secret;
+	long long srs_max_age;
 	int dmarc;
 	char *arc_trusted;
 	unsigned long long max_size;
@@ -106,6 +116,8 @@ static const struct param params[] = {
 	P("branch", PARAM_STR, NULL, 0, 0, NULL, branch, "Its branch (default: its HEAD)."),
 	P("reload_interval", PARAM_TIME, "5s", 1, 3600, NULL, reload_interval, "How often to look for a new commit of users."),
 	P("postmaster", PARAM_STR, "postmaster", 0, 0, NULL, postmaster, "The user that receives mail for postmaster@domain."),
+	P("srs_secret", PARAM_STR, "/var/lib/ptt/state/srs.key", 0, 0, NULL, srs_secret, "File of SRS secrets shared with the relay (0600, made on first start): bounces to SRS addresses are checked with it."),
+	P("srs_max_age", PARAM_INT, "21", 1, 1000, NULL, srs_max_age, "Days an SRS address stays valid for bounces."),
 	P("dmarc", PARAM_ENUM, "enforce", 0, 0, "enforce|quarantine-header|off", dmarc, "DMARC p=reject: refuse (550 5.7.1), mark with a header, or only record."),
 	P("arc_trusted", PARAM_STR, "", 0, 0, NULL, arc_trusted, "Sealer domains whose passing ARC chain lifts a DMARC reject (comma-separated)."),
 	P("max_size", PARAM_SIZE, "50m", 1024, 1LL << 31, NULL, max_size, "Largest message."),
@@ -136,6 +148,8 @@ struct mx {
 	struct conf_repo *repo;
 	struct users_db *users;
 	struct event *reload_ev;
+	struct srs_keyfile srs_keys;
+	struct srs srs;
 };
 
 /* Per session: the message being checked. */
@@ -192,6 +206,25 @@ on_rcpt(struct smtp_session *s, const struct smtp_path *to,
 		log_info(smtp_session_id(s), "reject: relaying to <%s> denied",
 		    to->addr);
 		smtp_session_reply(s, 550, "5.7.1", "relaying denied");
+		return;
+	}
+	if (!to->postmaster && !to->quoted && !to->utf8 &&
+	    M.srs_keys.n > 0 && srs_is_srs(to->addr) &&
+	    local_user(lp, name) == NULL) {
+		char orig[512];
+		int r = srs_reverse(&M.srs, to->addr, time(NULL), orig,
+		    sizeof(orig));
+
+		if (r != 0) {
+			log_info(smtp_session_id(s), "reject: SRS address <%s>: "
+			    "%s", to->addr, srs_strerror(r));
+			smtp_session_reply(s, 550, r == SRS_EFORGED ? "5.7.1" :
+			    "5.1.1", "%s", srs_strerror(r));
+			return;
+		}
+		log_info(smtp_session_id(s), "SRS address <%s> verified: "
+		    "bounce to <%s>", to->addr, orig);
+		smtp_session_reply(s, 250, "2.1.5", "recipient ok");
 		return;
 	}
 	if (to->quoted || to->utf8 || local_user(lp, name) == NULL) {
@@ -536,6 +569,15 @@ main(int argc, char **argv)
 		    "is refused until there is one", M.cfg.postmaster,
 		    M.cfg.domain);
 
+	if (srs_keyfile_load(&M.srs_keys, M.cfg.srs_secret, true, err,
+	    sizeof(err)) != 0)
+		log_err(NULL, "%s: bounces to SRS addresses are refused until "
+		    "the relay's secret can be read (set srs_secret)", err);
+	M.srs.secrets = M.srs_keys.sec;
+	M.srs.nsecrets = M.srs_keys.n;
+	M.srs.alg = SRS_HMAC_SHA1;
+	M.srs.max_age = (unsigned)M.cfg.srs_max_age;
+
 	memset(&sc, 0, sizeof(sc));
 	sc.hostname = M.cfg.hostname;
 	sc.greeting = "ESMTP ptt mx";
@@ -574,6 +616,7 @@ main(int argc, char **argv)
 	event_free(M.reload_ev);
 	users_free(M.users);
 	conf_repo_close(M.repo);
+	srs_keyfile_free(&M.srs_keys);
 	SSL_CTX_free(M.pub_tls);
 	SSL_CTX_free(M.int_tls);
 	param_free(params, &M.cfg);

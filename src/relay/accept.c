@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "auth/srs.h"
 #include "mail/hdr.h"
 #include "relay/relay.h"
 #include "smtp/data.h"
@@ -40,24 +42,6 @@
 struct sess {
 	char *peer;	/* the allowed name the certificate carries */
 };
-
-/* Is name one of the space-separated words of list? */
-static bool
-in_list(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p != NULL && *p != '\0';) {
-		size_t w;
-
-		p += strspn(p, " \t,");
-		w = strcspn(p, " \t,");
-		if (w == n && w > 0 && strncasecmp(p, name, n) == 0)
-			return true;
-		p += w;
-	}
-	return false;
-}
 
 int
 relay_env_from_smtp(const struct smtp_envelope *e, struct q_env *env,
@@ -174,6 +158,104 @@ on_mail(struct smtp_session *s, const struct smtp_path *from,
 	smtp_session_reply(s, 250, "2.1.0", "Ok");
 }
 
+void
+relay_local_of(const struct relay *r, struct relay_local *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->domains = r->cfg.domains;
+	l->users = r->users;
+	l->postmaster = r->cfg.postmaster;
+	l->srs = r->srs;
+	l->srs_domain = r->cfg.srs_domain;
+	l->now = time(NULL);
+}
+
+/* Log what expansion did to the recipients of a stored envelope. */
+static void
+log_expansion(const struct relay_expansion *x, int g, const char *id)
+{
+	const struct q_env *e = &x->env[g];
+
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		if (x->via[g][i] != NULL)
+			log_info(id, "to=<%s>, forwarded for <%s>%s%s%s",
+			    e->rcpt[i].addr, x->via[g][i],
+			    g == 1 ? ", from=<" : "", g == 1 ? e->sender : "",
+			    g == 1 ? "> (SRS)" : "");
+		else if (e->rcpt[i].state == Q_FAILED)
+			log_info(id, "to=<%s>, status=%s (%s)", e->rcpt[i].addr,
+			    e->rcpt[i].status, e->rcpt[i].reply);
+	}
+}
+
+/*
+ * Expand env's local recipients (expand.c) and store what results: one
+ * envelope, or two when forwarded recipients travel with an SRS sender
+ * and others with the original one. Both are on disk before the 250;
+ * when the second cannot be stored the first is removed again (nothing
+ * was acknowledged). 0 (answered 250), PTT_ENOENT (answered 550: no
+ * recipient left), or another PTT_E* (not answered).
+ */
+static int
+store_expanded(struct relay *r, struct smtp_session *s, struct q_env *env,
+    const void *msg, size_t len)
+{
+	struct relay_local l;
+	struct relay_expansion x;
+	char err[256], ids[2 * QUEUE_ID_LEN + 8] = "";
+	int ret = 0, stored[2] = { 0, 0 };
+
+	relay_local_of(r, &l);
+	relay_expand(&l, env, &x);
+	if (x.nfailed > 0 && x.nlocal == 0 && x.nfailed == env->nrcpt) {
+		log_info(smtp_session_id(s), "refused from=<%s>: %s",
+		    env->sender, x.fail_reply);
+		smtp_session_reply(s, 550, x.fail_status, "%s", x.fail_reply);
+		relay_expansion_free(&x);
+		return PTT_ENOENT;
+	}
+	if (x.srs_error != 0)
+		log_warn(smtp_session_id(s), "sender <%s> not rewritten: %s",
+		    env->sender, srs_strerror(x.srs_error));
+	for (int g = 0; g < 2 && ret == 0; g++) {
+		if (x.env[g].nrcpt == 0)
+			continue;
+		ret = queue_store(r->q, &x.env[g], msg, len, err, sizeof(err));
+		if (ret != 0) {
+			log_err(smtp_session_id(s), "queue_store failed: %s", err);
+			break;
+		}
+		stored[g] = 1;
+		log_info(x.env[g].id, "received from=<%s>, size=%zu, nrcpt=%zu, "
+		    "peer=%s, session=%s%s", x.env[g].sender, x.env[g].size,
+		    x.env[g].nrcpt, ((struct sess *)smtp_session_data(s))->peer,
+		    smtp_session_id(s), x.env[g].require_tls ?
+		    ", require_tls=yes" : "");
+		log_expansion(&x, g, x.env[g].id);
+	}
+	if (ret != 0) {
+		for (int g = 0; g < 2; g++)
+			if (stored[g] && queue_remove(r->q, x.env[g].id) == 0)
+				log_info(x.env[g].id, "removed: its other part "
+				    "could not be queued");
+		relay_expansion_free(&x);
+		return ret;
+	}
+	for (int g = 0; g < 2; g++) {
+		if (!stored[g])
+			continue;
+		if (ids[0] != '\0')
+			ptt_strlcat(ids, " ", sizeof(ids));
+		ptt_strlcat(ids, x.env[g].id, sizeof(ids));
+	}
+	smtp_session_reply(s, 250, "2.0.0", "Ok: queued as %s", ids);
+	for (int g = 0; g < 2; g++)
+		if (stored[g])
+			sched_add(r->sched, &x.env[g]);
+	relay_expansion_free(&x);
+	return 0;
+}
+
 static void
 on_message(struct smtp_session *s, const struct smtp_envelope *e,
     const uint8_t *msg, size_t len)
@@ -205,7 +287,7 @@ on_message(struct smtp_session *s, const struct smtp_envelope *e,
 		return;
 	}
 	if (yes) {
-		if (in_list(r->cfg.require_tls_peers, ss->peer))
+		if (relay_word_in(r->cfg.require_tls_peers, ss->peer))
 			env.require_tls = true;
 		else
 			log_warn(smtp_session_id(s), "ignored %s from %s (not in "
@@ -214,21 +296,15 @@ on_message(struct smtp_session *s, const struct smtp_envelope *e,
 	buf_init(&origin, 0);
 	buf_addf(&origin, "%s/%s", ss->peer, smtp_session_id(s));
 	env.origin = buf_steal(&origin, NULL);
-	ret = queue_store(r->q, &env, b.data, b.len, err, sizeof(err));
+	ret = store_expanded(r, s, &env, b.data, b.len);
 	buf_free(&b);
-	if (ret != 0) {
-		log_err(smtp_session_id(s), "queue_store failed: %s", err);
-		smtp_session_reply(s, 451, "4.3.0",
-		    "Local error: the message could not be queued");
-		q_env_free(&env);
-		return;
-	}
-	log_info(env.id, "received from=<%s>, size=%zu, nrcpt=%zu, peer=%s, "
-	    "session=%s%s", env.sender, env.size, env.nrcpt, ss->peer,
-	    smtp_session_id(s), env.require_tls ? ", require_tls=yes" : "");
-	smtp_session_reply(s, 250, "2.0.0", "Ok: queued as %s", env.id);
-	sched_add(r->sched, &env);
 	q_env_free(&env);
+	if (ret == 0)
+		return;
+	if (ret == PTT_ENOENT)
+		return;		/* refused, answered */
+	smtp_session_reply(s, 451, "4.3.0",
+	    "Local error: the message could not be queued");
 }
 
 static void

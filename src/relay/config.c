@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "relay/relay.h"
 
@@ -97,8 +98,46 @@ const struct param relay_params[] = {
 	  "name a refused system call instead of dying silently" },
 	{ "user", PARAM_STR, "nobody", 0, 0, NULL, O(user),
 	  "user to run as when started as root (the queue is handed to it)" },
+	{ "domains", PARAM_STR, "", 0, 0, NULL, O(domains),
+	  "local mail domains (space-separated): their recipients are "
+	  "replaced by the users' forward addresses, the sender rewritten by "
+	  "SRS; empty: the relay only delivers" },
+	{ "config_repo", PARAM_STR, "/var/lib/ptt/config", 0, 0, NULL,
+	  O(config_repo), "the configuration repository (users/), when "
+	  "domains is set" },
+	{ "branch", PARAM_STR, NULL, 0, 0, NULL, O(branch),
+	  "its branch (default: its HEAD)" },
+	{ "reload_interval", PARAM_TIME, "5s", 1, 3600, NULL,
+	  O(reload_interval), "how often to look for a new commit of users" },
+	{ "postmaster", PARAM_STR, "postmaster", 0, 0, NULL, O(postmaster),
+	  "the user that receives mail for postmaster@ a local domain" },
+	{ "srs_secret", PARAM_STR, "/var/lib/ptt/state/srs.key", 0, 0, NULL,
+	  O(srs_secret), "file of SRS secrets (0600, made on first start; "
+	  "the mx reads the same file)" },
+	{ "srs_domain", PARAM_STR, "", 0, 0, NULL, O(srs_domain),
+	  "domain of rewritten senders (SRS0=...@it); empty: the first of "
+	  "domains" },
+	{ "srs_max_age", PARAM_INT, "21", 1, 1000, NULL, O(srs_max_age),
+	  "days an SRS address stays valid for bounces" },
 	PARAM_END
 };
+
+bool
+relay_word_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p != NULL && *p != '\0';) {
+		size_t w;
+
+		p += strspn(p, " \t,");
+		w = strcspn(p, " \t,");
+		if (w == n && w > 0 && strncasecmp(p, name, n) == 0)
+			return true;
+		p += w;
+	}
+	return false;
+}
 
 void
 relay_domain_of(const char *addr, char *out, size_t outlen)

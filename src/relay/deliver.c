@@ -128,6 +128,7 @@ struct sched {
 	void *stop_arg;
 };
 
+static void item_after(struct sched *s, struct item *it);
 static void conn_try(struct conn *k);
 static void conn_next(struct conn *k);
 static void dest_pump(struct dest *d);
@@ -174,6 +175,13 @@ sched_add(struct sched *s, const struct q_env *env)
 	it->relayed = xcalloc(env->nrcpt ? env->nrcpt : 1, sizeof(bool));
 	TAILQ_INSERT_TAIL(&s->items, it, link);
 	s->nitems++;
+	/* Recipients failed before any attempt (expand.c), or left failed
+	 * by a crash before their DSN: notify now. */
+	for (size_t i = 0; i < env->nrcpt; i++)
+		if (env->rcpt[i].state == Q_FAILED) {
+			item_after(s, it);
+			break;
+		}
 	kick(s);
 }
 
@@ -181,6 +189,42 @@ size_t
 sched_nitems(const struct sched *s)
 {
 	return s->nitems;
+}
+
+/*
+ * A DSN to a local address goes where mail to it goes (expand.c): to the
+ * user's forward addresses, or, for the SRS sender of a forwarded
+ * message, to the original sender it encodes - never back through our
+ * own MX, and never to the null sender. denv is replaced by the expanded
+ * envelope. 0, or PTT_ENOENT when no recipient is left (logged).
+ */
+static int
+dsn_to_local(struct relay *r, const char *id, struct q_env *denv)
+{
+	struct relay_local l;
+	struct relay_expansion x;
+
+	if (r->cfg.domains[0] == '\0' || denv->nrcpt == 0 ||
+	    !relay_is_local(&(struct relay_local){ .domains = r->cfg.domains },
+	    denv->rcpt[0].addr))
+		return 0;
+	relay_local_of(r, &l);
+	relay_expand(&l, denv, &x);
+	if (x.nfailed > 0 || x.env[0].nrcpt == 0) {
+		log_info(id, "no notification: its recipient <%s> is refused "
+		    "(%s)", denv->rcpt[0].addr, x.fail_reply ? x.fail_reply :
+		    "nothing to deliver to");
+		relay_expansion_free(&x);
+		return PTT_ENOENT;
+	}
+	for (size_t i = 0; i < x.env[0].nrcpt; i++)
+		log_info(id, "notification to <%s> goes to <%s>",
+		    denv->rcpt[0].addr, x.env[0].rcpt[i].addr);
+	q_env_free(denv);
+	*denv = x.env[0];
+	memset(&x.env[0], 0, sizeof(x.env[0]));
+	relay_expansion_free(&x);
+	return 0;
 }
 
 /* Queue a DSN for the recipients sel of it. 0 or PTT_E*. */
@@ -213,6 +257,12 @@ item_dsn(struct sched *s, struct item *it, enum dsn_kind kind, const bool *sel)
 	buf_free(&m);
 	if (ret == 0) {
 		dsn_envelope(&it->env, d.data, d.len, &denv);
+		if (dsn_to_local(r, it->env.id, &denv) != 0) {
+			/* Nobody left to tell: logged; the failure is final. */
+			q_env_free(&denv);
+			buf_free(&d);
+			return 0;
+		}
 		ret = queue_store(r->q, &denv, d.data, d.len, err, sizeof(err));
 		if (ret != 0)
 			log_err(it->env.id, "cannot queue the DSN: %s", err);

@@ -11,7 +11,10 @@
  * read-only on the certificate files, TCP connect only to remote_port and
  * the resolver's port, seccomp groups for files and outgoing sockets
  * (libunbound binds its UDP sockets to random ports, hence SB_NET_LISTEN),
- * and only then the event loop.
+ * and only then the event loop. With local domains (forwarding, expand.c)
+ * the users come from the configuration repository (read-only in the
+ * sandbox, hot-reloaded every reload_interval) and the SRS secrets are read,
+ * or made on first start, before the sandbox.
  *
  * Signals: SIGTERM/SIGINT stop accepting (the server answers 421), let
  * deliveries in flight finish for up to stop_timeout (anything unfinished
@@ -36,6 +39,9 @@
 
 #include <event2/event.h>
 
+#include "auth/srs.h"
+#include "conf/repo.h"
+#include "conf/users.h"
 #include "dns/resolve.h"
 #include "relay/relay.h"
 #include "smtp/server.h"
@@ -110,6 +116,61 @@ on_usr1(evutil_socket_t fd, short what, void *arg)
 {
 	if (!R.stopping)
 		sched_flush(R.sched);
+}
+
+static void
+on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	char err[256];
+	bool changed = false;
+
+	if (users_reload_if_changed(&R.users, R.repo, &changed, err,
+	    sizeof(err)) != 0)
+		log_err(NULL, "users: reload failed: %s (keeping %s)", err,
+		    users_version(R.users));
+	else if (changed)
+		log_info(NULL, "users: now %zu users at %.12s",
+		    users_count(R.users), users_version(R.users));
+}
+
+/* Forwarding: users, SRS secrets, the reload timer. */
+static void
+forwarding_init(void)
+{
+	struct conf_repo_opts ro;
+	struct timeval tv = { (time_t)R.cfg.reload_interval, 0 };
+	char err[512];
+
+	if (R.cfg.domains[0] == '\0')
+		return;
+	if (R.cfg.srs_domain[0] == '\0') {
+		const char *p = R.cfg.domains + strspn(R.cfg.domains, " \t,");
+
+		free(R.cfg.srs_domain);
+		R.cfg.srs_domain = xstrdup(p);
+		R.cfg.srs_domain[strcspn(R.cfg.srs_domain, " \t,")] = '\0';
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.url = R.cfg.config_repo;
+	ro.branch = R.cfg.branch;
+	if (conf_repo_open(&R.repo, &ro, err, sizeof(err)) != 0)
+		fatal("%s", err);
+	if (users_load(&R.users, R.repo, NULL, err, sizeof(err)) != 0)
+		fatal("users: %s", err);
+	R.srs_keys = xcalloc(1, sizeof(*R.srs_keys));
+	if (srs_keyfile_load(R.srs_keys, R.cfg.srs_secret, true, err,
+	    sizeof(err)) != 0)
+		fatal("%s", err);
+	R.srs = xcalloc(1, sizeof(*R.srs));
+	R.srs->secrets = R.srs_keys->sec;
+	R.srs->nsecrets = R.srs_keys->n;
+	R.srs->alg = SRS_HMAC_SHA1;
+	R.srs->max_age = (unsigned)R.cfg.srs_max_age;
+	R.reload_ev = event_new(R.base, -1, EV_PERSIST, on_reload, NULL);
+	event_add(R.reload_ev, &tv);
+	log_info(NULL, "forwarding for %s: %zu users at %.12s, SRS as "
+	    "@%s (%zu secrets)", R.cfg.domains, users_count(R.users),
+	    users_version(R.users), R.cfg.srs_domain, R.srs_keys->n);
 }
 
 static void
@@ -193,7 +254,7 @@ write_pid(const char *path)
 static void
 enter_sandbox(void)
 {
-	const char *ro[6];
+	const char *ro[7];
 	const char *rw[3];
 	uint16_t ports[4];
 	size_t nro = 0, nrw = 0, np = 0;
@@ -207,6 +268,8 @@ enter_sandbox(void)
 	ro[nro++] = R.cfg.ca;
 	if (R.cfg.dns_config_file[0] != '\0')
 		ro[nro++] = R.cfg.dns_config_file;
+	if (R.repo != NULL)
+		ro[nro++] = R.cfg.config_repo;
 	ro[nro] = NULL;
 	rw[nrw++] = R.cfg.queue_dir;
 	if (R.cfg.pid_file[0] != '\0')
@@ -326,6 +389,7 @@ main(int argc, char **argv)
 	if ((R.res = resolver_unbound_new(R.base, &ro, &rerr)) == NULL)
 		fatal("resolver: %s", rerr);
 
+	forwarding_init();
 	R.sched = sched_new(&R);
 	int n = queue_recover(R.q, on_recover, NULL);
 	if (n < 0)
@@ -345,6 +409,10 @@ main(int argc, char **argv)
 	ev_on_signals(R.base, on_stop, NULL, NULL);
 	struct event *usr1 = evsignal_new(R.base, SIGUSR1, on_usr1, NULL);
 	event_add(usr1, NULL);
+	if (R.cfg.sandbox && R.repo != NULL &&
+	    conf_url_is_remote(R.cfg.config_repo))
+		fatal("sandbox: a remote configuration repository needs the "
+		    "network; use a local clone or --no-sandbox");
 	if (R.cfg.sandbox) {
 		chown_queue(R.cfg.queue_dir, R.cfg.user);
 		enter_sandbox();
@@ -360,6 +428,14 @@ main(int argc, char **argv)
 	ev_free_signals();
 	smtp_server_free(R.srv);
 	sched_free(R.sched);
+	if (R.reload_ev != NULL)
+		event_free(R.reload_ev);
+	users_free(R.users);
+	conf_repo_close(R.repo);
+	if (R.srs_keys != NULL)
+		srs_keyfile_free(R.srs_keys);
+	free(R.srs_keys);
+	free(R.srs);
 	resolver_free(R.res);
 	queue_close(R.q);
 	SSL_CTX_free(R.srv_ctx);

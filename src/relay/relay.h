@@ -5,6 +5,7 @@
  * The daemon is split by concern, one file each:
  *   config.c   the parameter table (util/param.h) and its defaults
  *   accept.c   the internal mTLS listener: envelope -> queue_store -> 250
+ *   expand.c   local recipients -> the users' forward addresses, SRS
  *   mx.c       RFC 5321 5.1 route: MX by preference, implicit MX, null MX,
  *              then AAAA and A per host
  *   retry.c    retry/expiry/notice arithmetic on an envelope (pure)
@@ -34,6 +35,10 @@ struct event_base;
 struct resolver;
 struct smtp_server;
 struct sched;
+struct conf_repo;
+struct users_db;
+struct srs;
+struct srs_keyfile;
 
 enum { RELAY_TLS_NONE, RELAY_TLS_OPPORTUNISTIC, RELAY_TLS_REQUIRED };
 
@@ -62,6 +67,13 @@ struct relay_config {
 	bool sandbox;
 	bool sandbox_debug;
 	char *user;
+	char *domains;		/* local domains: recipients there expanded */
+	char *config_repo, *branch;	/* users/ (domains set) */
+	long long reload_interval;
+	char *postmaster;
+	char *srs_secret;	/* file of SRS secrets (domains set) */
+	char *srs_domain;	/* "": the first of domains */
+	long long srs_max_age;
 };
 
 extern const struct param relay_params[];
@@ -77,10 +89,57 @@ struct relay {
 	struct smtp_server *srv;
 	struct sched *sched;
 	bool stopping;
+	/* Forwarding (cfg.domains set): users hot-reloaded, SRS secrets. */
+	struct conf_repo *repo;
+	struct users_db *users;
+	struct event *reload_ev;
+	struct srs_keyfile *srs_keys;
+	struct srs *srs;
 };
+
+/* Is name (ASCII case-insensitively) one of the words of list, separated
+ * by spaces, tabs or commas? */
+bool relay_word_in(const char *list, const char *name);
 
 /* The text after '@' of a mailbox, lowercased into out ("" if none). */
 void relay_domain_of(const char *addr, char *out, size_t outlen);
+
+/* expand.c: see its header comment for the rule. */
+struct relay_local {
+	const char *domains;		/* local domains (space-separated) */
+	const struct users_db *users;	/* NULL: no user is known */
+	const char *postmaster;		/* user of postmaster@ (NULL: same) */
+	const struct srs *srs;		/* NULL: no SRS either way */
+	const char *srs_domain;		/* the domain of SRS addresses */
+	time_t now;
+};
+
+struct relay_expansion {
+	/* [0]: the sender as received (recipients not forwarded, failed
+	 * ones with state Q_FAILED, status and reply set); [1]: the sender
+	 * rewritten by SRS (forwarded ones). An envelope with nrcpt 0 is
+	 * not to be queued. */
+	struct q_env env[2];
+	char **via[2];		/* per recipient: the local address it
+				 * replaces, or NULL */
+	size_t nlocal;		/* local recipients that expanded */
+	size_t nfailed;		/* local recipients that failed */
+	char *fail_reply;	/* the first failure, for the log/reply */
+	char fail_status[16];
+	int srs_error;		/* SRS_E* when the sender could not be
+				 * rewritten (it is then sent as is) */
+};
+
+/* Is addr's domain one of l's local domains? */
+bool relay_is_local(const struct relay_local *l, const char *addr);
+/* Expand in (whose recipients are Q_PENDING as received) into x (caller
+ * frees with relay_expansion_free). Always 0. */
+int relay_expand(const struct relay_local *l, const struct q_env *in,
+    struct relay_expansion *x);
+void relay_expansion_clear(struct relay_expansion *x, int g);
+void relay_expansion_free(struct relay_expansion *x);
+/* l for the relay's current users, secrets and clock. */
+void relay_local_of(const struct relay *r, struct relay_local *l);
 
 /* accept.c */
 struct smtp_envelope;

@@ -2,23 +2,35 @@
  * srs.c - Sender Rewriting Scheme (SRS0/SRS1 in libsrs2's and PostSRSd's
  * format; see srs.h), HMAC-SHA1 or HMAC-SHA256 through OpenSSL.
  *
+ * Also the secrets file (srs_keyfile_load), created race-free on first
+ * use by whichever of the mx and the relay starts first.
+ *
  * Trusts: the secrets; addresses to reverse are parsed with a bounded
- * cursor and every part is checked before anything is built from it.
+ * cursor and every part is checked before anything is built from it. The
+ * secrets file only when it is a regular file readable by its owner only.
  */
 #include "auth/srs.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "mail/codec.h"
 #include "util/buf.h"
 #include "util/cursor.h"
 #include "util/err.h"
+#include "util/mem.h"
 
 #define DAY 86400
 #define SLOTS 1024	/* timestamps wrap after 1024 days */
@@ -296,4 +308,146 @@ srs_reverse(const struct srs *s, const char *addr, time_t now, char *out,
 	}
 	return put(out, outlen, snprintf(out, outlen, "%.*s@%.*s",
 	    (int)plen[2], part[2], (int)bn, (const char *)b));
+}
+
+/* ---- the secrets file ---- */
+
+#define KEYFILE_MAX 16384
+#define SECRET_MIN 16
+#define SECRET_MAX 256
+
+/* Make path with one fresh secret unless it exists. 0 or PTT_E*. */
+static int
+keyfile_create(const char *path, char *err, size_t errlen)
+{
+	unsigned char raw[32];
+	struct buf b;
+	char tmp[4096], dir[4096], *slash;
+	int fd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+	    (int)sizeof(tmp)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return PTT_ENOSPC;
+	}
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		snprintf(err, errlen, "%s: no random bytes", path);
+		return PTT_ECRYPTO;
+	}
+	buf_init(&b, 0);
+	buf_addf(&b, "# SRS secret (ptt-relay makes, ptt-mx checks); a new "
+	    "first line rotates\n");
+	mail_b64_encode(raw, sizeof(raw), &b, 0);
+	buf_addc(&b, '\n');
+	OPENSSL_cleanse(raw, sizeof(raw));
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len ||
+	    fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		r = PTT_EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	OPENSSL_cleanse(b.data, b.len);
+	buf_free(&b);
+	/* link() never replaces: a file made meanwhile by the other
+	 * service wins and both read the same secret. */
+	if (r == 0 && link(tmp, path) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		r = PTT_EIO;
+	}
+	unlink(tmp);
+	if (r == 0) {
+		ptt_strlcpy(dir, path, sizeof(dir));
+		slash = strrchr(dir, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			if ((fd = open(slash == dir ? "/" : dir,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+				fsync(fd);
+				close(fd);
+			}
+		}
+	}
+	return r;
+}
+
+int
+srs_keyfile_load(struct srs_keyfile *kf, const char *path, bool create,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	char *p, *end;
+	int fd, r;
+
+	memset(kf, 0, sizeof(*kf));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT && create) {
+		if ((r = keyfile_create(path, err, errlen)) != 0)
+			return r;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "SRS secret %s: %s", path, strerror(errno));
+		return errno == ENOENT ? PTT_ENOENT : PTT_EIO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 077) != 0 || st.st_size > KEYFILE_MAX) {
+		snprintf(err, errlen, "SRS secret %s: must be a regular file of "
+		    "mode 0600 and at most %d bytes", path, KEYFILE_MAX);
+		close(fd);
+		return PTT_EPERM;
+	}
+	kf->text = xmalloc((size_t)st.st_size + 1);
+	n = read(fd, kf->text, (size_t)st.st_size);
+	close(fd);
+	if (n != (ssize_t)st.st_size) {
+		snprintf(err, errlen, "SRS secret %s: short read", path);
+		srs_keyfile_free(kf);
+		return PTT_EIO;
+	}
+	kf->len = (size_t)n;
+	kf->text[n] = '\0';
+	for (p = kf->text; p < kf->text + kf->len; p = end + 1) {
+		size_t w;
+
+		end = memchr(p, '\n', (size_t)(kf->text + kf->len - p));
+		if (end == NULL)
+			end = kf->text + kf->len;
+		w = (size_t)(end - p);
+		if (w > 0 && p[w - 1] == '\r')
+			w--;
+		if (w == 0 || p[0] == '#')
+			continue;
+		if (w < SECRET_MIN || w > SECRET_MAX ||
+		    kf->n == SRS_SECRETS_MAX) {
+			snprintf(err, errlen, "SRS secret %s: each secret is "
+			    "%d to %d bytes, at most %d of them", path,
+			    SECRET_MIN, SECRET_MAX, SRS_SECRETS_MAX);
+			srs_keyfile_free(kf);
+			return PTT_EINVAL;
+		}
+		kf->sec[kf->n].key = p;
+		kf->sec[kf->n].len = w;
+		kf->n++;
+	}
+	if (kf->n == 0) {
+		snprintf(err, errlen, "SRS secret %s: no secret in it", path);
+		srs_keyfile_free(kf);
+		return PTT_EINVAL;
+	}
+	return 0;
+}
+
+void
+srs_keyfile_free(struct srs_keyfile *kf)
+{
+	if (kf->text != NULL) {
+		OPENSSL_cleanse(kf->text, kf->len);
+		free(kf->text);
+	}
+	memset(kf, 0, sizeof(*kf));
 }

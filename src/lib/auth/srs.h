@@ -70,6 +70,34 @@ int srs_reverse(const struct srs *s, const char *addr, time_t now, char *out,
 /* Does addr's local part start like an SRS address ("SRS0=", "srs1+" ...)? */
 bool srs_is_srs(const char *addr);
 
+/*
+ * The secrets file shared by the mx (which checks SRS addresses of
+ * bounces) and the relay (which makes them): one secret per line, the
+ * first signs and every one verifies (rotation: put a new line first),
+ * empty lines and lines starting with '#' ignored, each secret 16 to 256
+ * bytes. It must be a regular file that grants nothing to group or
+ * others (0600), like every secret of the state directory.
+ */
+#define SRS_SECRETS_MAX 8
+
+struct srs_keyfile {
+	struct srs_secret sec[SRS_SECRETS_MAX];	/* point into text */
+	size_t n;
+	char *text;		/* the file (owned; wiped by srs_keyfile_free) */
+	size_t len;
+};
+
+/*
+ * Load the secrets of path into kf (zeroed by the caller). With create,
+ * a missing file is made first: 32 random bytes in base64, mode 0600,
+ * written to a temporary file, fsync'd and linked into place, so two
+ * services starting at once end up with the same secret (the loser of the
+ * race reads the winner's). 0, or a PTT_E* code with the reason in err.
+ */
+int srs_keyfile_load(struct srs_keyfile *kf, const char *path, bool create,
+    char *err, size_t errlen);
+void srs_keyfile_free(struct srs_keyfile *kf);
+
 const char *srs_strerror(int err);
 
 #endif
