@@ -38,16 +38,16 @@ usage(void)
 	    "       ptt spam eval -m MODEL --ham DIR --spam DIR [--suffix S]\n"
 	    "       ptt spam cv --ham DIR --spam DIR [options]\n"
 	    "training options: --suffix S (only files ending in S)\n"
-	    "  --algo lr|nb  --bits N (16-24)  --epochs N  --eta X  --lambda X\n"
+	    "  --algo lr|nb|nblr  --bits N (16-24)  --epochs N  --eta X  --lambda X\n"
 	    "  --spam-weight X  --alpha X  --seed N  --folds N  --target-fp X\n"
 	    "  --average N  --min-df N\n"
-	    "  --bigrams  --header-words  --no-normalize  --blocked-folds\n"
+	    "  --bigrams  --header-words  --shapes  --no-normalize  --blocked-folds\n"
 	    "  --scores FILE (cv: each message's out-of-fold log-odds)\n");
 }
 
 enum {
 	O_HAM = 256, O_SPAM, O_SUFFIX, O_ALGO, O_BITS, O_EPOCHS, O_ETA, O_LAMBDA,
-	O_SW, O_ALPHA, O_SEED, O_FOLDS, O_TFP, O_NOBI, O_HW, O_NONORM, O_BLOCKED, O_SCORES, O_AVG, O_MINDF
+	O_SW, O_ALPHA, O_SEED, O_FOLDS, O_TFP, O_NOBI, O_HW, O_NONORM, O_BLOCKED, O_SCORES, O_AVG, O_MINDF, O_SHAPES
 };
 
 static bool
@@ -83,6 +83,7 @@ parse(int argc, char **argv, struct args *a)
 		{ "target-fp", required_argument, NULL, O_TFP },
 		{ "bigrams", no_argument, NULL, O_NOBI },
 		{ "header-words", no_argument, NULL, O_HW },
+		{ "shapes", no_argument, NULL, O_SHAPES },
 		{ "no-normalize", no_argument, NULL, O_NONORM },
 		{ "blocked-folds", no_argument, NULL, O_BLOCKED },
 		{ "scores", required_argument, NULL, O_SCORES },
@@ -117,6 +118,8 @@ parse(int argc, char **argv, struct args *a)
 				a->o.algo = SPAM_ALGO_LR;
 			else if (strcmp(optarg, "nb") == 0)
 				a->o.algo = SPAM_ALGO_NB;
+			else if (strcmp(optarg, "nblr") == 0)
+				a->o.algo = SPAM_ALGO_NBLR;
 			else
 				good = false;
 			break;
@@ -143,6 +146,7 @@ parse(int argc, char **argv, struct args *a)
 		case O_TFP: good = num(optarg, 0, 0.5, &a->o.target_fp); break;
 		case O_NOBI: a->o.feat_opts |= SPAM_F_BIGRAMS; break;
 		case O_HW: a->o.feat_opts |= SPAM_F_HDRWORDS; break;
+		case O_SHAPES: a->o.feat_opts |= SPAM_F_SHAPES; break;
 		case O_NONORM: a->o.normalize = false; break;
 		case O_BLOCKED: a->o.blocked = true; break;
 		case O_SCORES: a->scores = optarg; break;

@@ -248,6 +248,18 @@ words(struct ex *x, const char *prefix, const uint8_t *s, size_t n, bool bigrams
 			w[k] = (char)lc(c);
 		}
 		w[len] = '\0';
+		if (x->f->opts & SPAM_F_SHAPES) {
+			/* digits generalised: "$250" and "$990" are both "$999" */
+			char sh[WORD_MAX + 1];
+			bool dig = false;
+
+			for (size_t k = 0; k <= len; k++) {
+				sh[k] = w[k] >= '0' && w[k] <= '9' ? '9' : w[k];
+				dig |= sh[k] == '9';
+			}
+			if (dig)
+				emit(x, "d:", sh, len);
+		}
 		{
 			uint64_t h = h_add(hp0, (const uint8_t *)w, len);
 

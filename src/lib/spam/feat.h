@@ -31,7 +31,8 @@
 enum {
 	SPAM_F_BIGRAMS = 1 << 0,	/* word bigrams of body text */
 	SPAM_F_HDRWORDS = 1 << 1,	/* words of other header values */
-	SPAM_F_ALL = SPAM_F_BIGRAMS | SPAM_F_HDRWORDS
+	SPAM_F_SHAPES = 1 << 2,		/* digit shapes of words ("$999") */
+	SPAM_F_ALL = SPAM_F_BIGRAMS | SPAM_F_HDRWORDS | SPAM_F_SHAPES
 };
 
 struct spam_feats {

@@ -26,7 +26,7 @@ spam_train_defaults(struct spam_train_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->algo = SPAM_ALGO_LR;
 	o->bits = 20;
-	o->feat_opts = 0;
+	o->feat_opts = SPAM_F_SHAPES;
 	o->normalize = true;
 	o->epochs = 6;
 	o->eta = 0.5;
@@ -36,7 +36,7 @@ spam_train_defaults(struct spam_train_opts *o)
 	o->seed = 0x7074742d7370616dULL;
 	o->folds = 5;
 	o->target_fp = 0.003;
-	o->average = 1;
+	o->average = 10;
 	o->min_df = 1;
 }
 
@@ -214,7 +214,7 @@ quantize(const double *w, size_t nw, struct spam_model *m)
 static void
 lr_run(const struct spam_set *s, const size_t *idx, size_t n,
     const struct spam_train_opts *o, uint64_t seed, const uint8_t *rare,
-    uint32_t mask, double *w, double *g2, double *bp)
+    const double *v, uint32_t mask, double *w, double *g2, double *bp)
 {
 	size_t *order = xmemdup(idx, n * sizeof(*idx));
 	double b = 0, gb2 = 0;
@@ -230,7 +230,8 @@ lr_run(const struct spam_set *s, const size_t *idx, size_t n,
 			double z = 0, g;
 
 			for (uint32_t j = 0; j < nh; j++)
-				z += w[h[j] & mask];
+				z += v != NULL ? w[h[j] & mask] * v[h[j] & mask] :
+				    w[h[j] & mask];
 			z = z * x + b;
 			g = sigmoid(z) - s->y[i];
 			if (s->y[i])
@@ -241,7 +242,8 @@ lr_run(const struct spam_set *s, const size_t *idx, size_t n,
 
 				if (rare != NULL && rare[a])
 					continue;
-				gj = g * x + o->lambda * w[a];
+				gj = g * x * (v != NULL ? v[a] : 1.0) +
+				    o->lambda * w[a];
 				g2[a] += gj * gj;
 				w[a] -= o->eta * gj / (sqrt(g2[a]) + 1e-8);
 			}
@@ -254,9 +256,45 @@ lr_run(const struct spam_set *s, const size_t *idx, size_t n,
 }
 
 /*
+ * The naive Bayes log-count ratio of every hashed feature over the training
+ * examples, r = log(P(f | spam) / P(f | ham)) with per-class document
+ * frequencies smoothed by alpha (Wang and Manning 2012, "Baselines and
+ * bigrams"): NB-weighted logistic regression uses r as the feature's value.
+ */
+static double *
+nb_ratios(const struct spam_set *s, const size_t *idx, size_t n,
+    const struct spam_train_opts *o, uint32_t mask, size_t nw)
+{
+	uint32_t *cs = xcalloc(nw, sizeof(*cs)), *ch = xcalloc(nw, sizeof(*ch));
+	double *r = xcalloc(nw, sizeof(*r)), ns = 0, nhm = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = idx[k];
+
+		for (uint32_t j = 0; j < s->nh[i]; j++)
+			(s->y[i] ? cs : ch)[s->h[i][j] & mask]++;
+		if (s->y[i])
+			ns++;
+		else
+			nhm++;
+	}
+	for (size_t a = 0; a < nw; a++) {
+		if (cs[a] == 0 && ch[a] == 0)
+			continue;
+		r[a] = log(((double)cs[a] + o->alpha) / (ns + 2 * o->alpha)) -
+		    log(((double)ch[a] + o->alpha) / (nhm + 2 * o->alpha));
+	}
+	free(cs);
+	free(ch);
+	return r;
+}
+
+/*
  * Logistic regression: the average of o->average runs in differently
  * seeded example orders (a linear model, so averaging the weights averages
  * the log-odds), ignoring features seen in fewer than o->min_df messages.
+ * With SPAM_ALGO_NBLR a feature's value is its NB log-count ratio instead
+ * of 1; the model stores weight * ratio, so scoring is unchanged.
  */
 static void
 fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
@@ -268,6 +306,8 @@ fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
 	uint8_t *rare = NULL;
 	uint32_t mask = m->mask;
 	int runs = o->average < 1 ? 1 : o->average;
+	double *v = o->algo == SPAM_ALGO_NBLR ? nb_ratios(s, idx, n, o, mask, nw) :
+	    NULL;
 
 	if (o->min_df > 1) {
 		uint8_t *df = xcalloc(nw, 1);
@@ -289,13 +329,16 @@ fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
 		memset(wr, 0, nw * sizeof(*wr));
 		memset(g2, 0, nw * sizeof(*g2));
 		lr_run(s, idx, n, o, o->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)r,
-		    rare, mask, wr, g2, &b);
+		    rare, v, mask, wr, g2, &b);
 		for (size_t a = 0; a < nw; a++)
 			w[a] += wr[a] / runs;
 		bsum += b / runs;
 	}
+	for (size_t a = 0; v != NULL && a < nw; a++)
+		w[a] *= v[a];
 	quantize(w, nw, m);
 	m->bias = (float)bsum;
+	free(v);
 	free(rare);
 	free(w);
 	free(wr);
@@ -351,7 +394,7 @@ spam_train_fit(const struct spam_set *s, const size_t *idx, size_t n,
     const struct spam_train_opts *o, struct spam_model *m)
 {
 	spam_model_init(m, o->bits, s->opts,
-	    o->algo == SPAM_ALGO_LR && o->normalize ? SPAM_MODEL_NORM : 0);
+	    o->algo != SPAM_ALGO_NB && o->normalize ? SPAM_MODEL_NORM : 0);
 	if (o->algo == SPAM_ALGO_NB)
 		fit_nb(s, idx, n, o, m);
 	else

@@ -7,7 +7,9 @@
  *                 several such runs (the default: it measured best, see
  *                 bench/spam/NOTES.md);
  *   SPAM_ALGO_NB  naive Bayes over Robinson's smoothed per-feature
- *                 probabilities f(w), combined as a sum of log-odds.
+ *                 probabilities f(w), combined as a sum of log-odds;
+ *   SPAM_ALGO_NBLR logistic regression whose feature values are the naive
+ *                 Bayes log-count ratios (NBSVM-style).
  * The threshold is chosen by k-fold cross-validation on the training set
  * (stratified shuffled folds, or contiguous blocks per directory): the
  * lowest log-odds at which at most target_fp of the ham scored out of fold
@@ -25,7 +27,7 @@
 
 #include "spam/model.h"
 
-enum { SPAM_ALGO_LR, SPAM_ALGO_NB };
+enum { SPAM_ALGO_LR, SPAM_ALGO_NB, SPAM_ALGO_NBLR };
 
 struct spam_set {
 	size_t n, cap;
