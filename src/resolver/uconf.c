@@ -60,7 +60,8 @@ static bool
 plain(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\' ||
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == '"' ||
+		    *s == '\\' ||
 		    *s == 0x7f)
 			return false;
 	return true;
@@ -216,7 +217,8 @@ uconf_render(const struct uconf *c, const char *dir, const char *cert,
 	buf_adds(b, "    module-config: \"validator iterator\"\n"
 	    "    harden-glue: yes\n    harden-dnssec-stripped: yes\n"
 	    "    harden-below-nxdomain: yes\n    hide-identity: yes\n"
-	    "    hide-version: yes\n    val-log-level: 2\n");
+	    "    hide-version: yes\n    val-log-level: 2\n"
+	    "    ede: yes\n");
 	buf_addf(b, "    cache-max-ttl: %lld\n", c->cache_max_ttl);
 	if (c->root_hints && c->root_hints[0] && !stubbed &&
 	    access(c->root_hints, R_OK) == 0)

@@ -712,8 +712,9 @@ ubq_free(struct ub_query *uq)
 	free(uq);
 }
 
-static void
-ub_answer(struct dns_query *q, ldns_pkt *pkt, enum dns_sec sec)
+void
+resolve_done_pkt(struct dns_query *q, struct ldns_struct_pkt *pkt,
+    enum dns_sec sec)
 {
 	ldns_rr_list *rrs;
 	size_t n = 0;
@@ -784,7 +785,7 @@ ub_cb(void *arg, int rcode, void *packet, int packet_len, int sec,
 		resolve_done(q, DNS_TEMPFAIL, s, 0, NULL, NULL, 0,
 		    "server failure");
 	} else {
-		ub_answer(q, pkt, s);
+		resolve_done_pkt(q, pkt, s);
 	}
 	if (pkt)
 		ldns_pkt_free(pkt);
@@ -896,6 +897,52 @@ ub_addr(const char *in, char *out, size_t outlen)
 	return in;
 }
 
+/* Read a file of trust anchors (zone-file lines: DS or DNSKEY, comments
+ * after ';') now, and hand each RR to libunbound as text. */
+static const char *
+add_ta_file(struct ub_ctx *ctx, const char *path)
+{
+	char line[8192];
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (f == NULL)
+		return "cannot read the trust anchor file";
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *semi = strchr(line, ';'), *s = line;
+		size_t len;
+
+		if (semi)
+			*semi = '\0';
+		len = strlen(s);
+		while (len > 0 && isspace((unsigned char)s[len - 1]))
+			s[--len] = '\0';
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0' || *s == '$')
+			continue;
+		if (ub_ctx_add_ta(ctx, s) != 0) {
+			fclose(f);
+			return "bad record in the trust anchor file";
+		}
+		n++;
+	}
+	fclose(f);
+	return n ? NULL : "no trust anchor in the file";
+}
+
+void
+resolver_opts_dot(struct resolver_opts *o, const char *addr,
+    const char *ca_file)
+{
+	o->forward = addr;
+	o->stub = NULL;
+	o->stub_zones = NULL;
+	o->tls = true;
+	o->tls_ca = ca_file;
+	o->tls_name = RESOLVER_TLS_NAME;
+}
+
 struct resolver *
 resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
     const char **errp)
@@ -908,6 +955,8 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 
 	if (o == NULL)
 		o = &none;
+	if (o->tls && o->tls_ca)
+		return resolver_dot_new(base, o, errp);
 	ctx = ub_ctx_create_event(base);
 	if (ctx == NULL) {
 		*errp = "ub_ctx_create_event failed";
@@ -933,9 +982,8 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 			err = "bad stub zone or address";
 	if (err == NULL && o->trust_anchor && ub_ctx_add_ta(ctx, o->trust_anchor) != 0)
 		err = "bad trust anchor";
-	if (err == NULL && o->trust_anchor_file &&
-	    ub_ctx_add_ta_file(ctx, o->trust_anchor_file) != 0)
-		err = "cannot read the trust anchor file";
+	if (err == NULL && o->trust_anchor_file)
+		err = add_ta_file(ctx, o->trust_anchor_file);
 	if (err != NULL) {
 		ub_ctx_delete(ctx);
 		*errp = err;

@@ -133,14 +133,36 @@ struct resolver_opts {
 	bool allow_localhost;	/* do-not-query-localhost: no */
 	bool tls;		/* DNS over TLS to the forwarder */
 	unsigned timeout_ms;	/* per query; 0: 10000 */
+	/* DNS over TLS (RFC 7858) to the forwarder, verified (with tls): */
+	const char *tls_ca;	/* CA file its certificate must chain to */
+	const char *tls_name;	/* name it must carry (NULL:
+				 * RESOLVER_TLS_NAME) */
 };
 
-/* Create a libunbound resolver on base. NULL and *errp set (static text)
+/*
+ * The resolver mode of relay and mx: DNS over TLS to ptt-resolver at addr
+ * ("127.0.0.1:10853"), whose certificate must come from the internal CA
+ * ca_file and name resolver.internal. Sets forward, tls, tls_ca and
+ * tls_name; clears stub. resolver_unbound_new() then returns ptt's own DNS
+ * over TLS backend (dot.c; Debian's libunbound is built without TLS),
+ * which trusts the validating resolver's AD bit over that authenticated
+ * channel (RFC 6840 5.7): trust_anchor, config_file and allow_localhost
+ * are not used in this mode. The strings must outlive the call to
+ * resolver_unbound_new().
+ */
+#define RESOLVER_TLS_NAME "resolver.internal"
+void resolver_opts_dot(struct resolver_opts *o, const char *addr,
+    const char *ca_file);
+
+/* Create a libunbound resolver on base (with tls and tls_ca: the DNS over
+ * TLS backend, see resolver_opts_dot). NULL and *errp set (static text)
  * when an option is refused. Free with resolver_free().
- * Sandboxing: config_file is read here; trust_anchor_file is read by
- * libunbound at the first query, so a daemon that restricts its filesystem
- * before that should pass the anchor as text (trust_anchor). Queries use
- * UDP and TCP sockets to the configured servers only. */
+ * Sandboxing: config_file and trust_anchor_file are read here (the
+ * anchors are handed to libunbound as text, one RR a line), tls_ca too.
+ * Queries use UDP and TCP sockets to the configured servers only (the DNS
+ * over TLS backend: one TCP connection per query to forward). */
+struct resolver *resolver_dot_new(struct event_base *base,
+    const struct resolver_opts *opts, const char **errp);
 struct resolver *resolver_unbound_new(struct event_base *base,
     const struct resolver_opts *opts, const char **errp);
 
@@ -222,5 +244,10 @@ void *dns_query_priv(const struct dns_query *q);
 void resolve_done(struct dns_query *q, enum dns_status st, enum dns_sec sec,
     uint32_t ttl, const uint8_t *const *rdata, const size_t *rdlen, size_t n,
     const char *why);
+/* Complete q with the records of its type in the answer section of a
+ * NOERROR response parsed by ldns (an ldns_pkt; the caller keeps it). */
+struct ldns_struct_pkt;
+void resolve_done_pkt(struct dns_query *q, struct ldns_struct_pkt *pkt,
+    enum dns_sec sec);
 
 #endif
