@@ -255,6 +255,25 @@ lr_run(const struct spam_set *s, const size_t *idx, size_t n,
 	free(order);
 }
 
+/* Per-class document frequency of every hashed feature over idx[0..n),
+ * into cs/ch (nw zeroed counters each); *ns, *nhm: messages per class. */
+static void
+class_counts(const struct spam_set *s, const size_t *idx, size_t n,
+    uint32_t mask, uint32_t *cs, uint32_t *ch, double *ns, double *nhm)
+{
+	*ns = *nhm = 0;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = idx[k];
+
+		for (uint32_t j = 0; j < s->nh[i]; j++)
+			(s->y[i] ? cs : ch)[s->h[i][j] & mask]++;
+		if (s->y[i])
+			(*ns)++;
+		else
+			(*nhm)++;
+	}
+}
+
 /*
  * The naive Bayes log-count ratio of every hashed feature over the training
  * examples, r = log(P(f | spam) / P(f | ham)) with per-class document
@@ -266,18 +285,9 @@ nb_ratios(const struct spam_set *s, const size_t *idx, size_t n,
     const struct spam_train_opts *o, uint32_t mask, size_t nw)
 {
 	uint32_t *cs = xcalloc(nw, sizeof(*cs)), *ch = xcalloc(nw, sizeof(*ch));
-	double *r = xcalloc(nw, sizeof(*r)), ns = 0, nhm = 0;
+	double *r = xcalloc(nw, sizeof(*r)), ns, nhm;
 
-	for (size_t k = 0; k < n; k++) {
-		size_t i = idx[k];
-
-		for (uint32_t j = 0; j < s->nh[i]; j++)
-			(s->y[i] ? cs : ch)[s->h[i][j] & mask]++;
-		if (s->y[i])
-			ns++;
-		else
-			nhm++;
-	}
+	class_counts(s, idx, n, mask, cs, ch, &ns, &nhm);
 	for (size_t a = 0; a < nw; a++) {
 		if (cs[a] == 0 && ch[a] == 0)
 			continue;
@@ -351,19 +361,10 @@ fit_nb(const struct spam_set *s, const size_t *idx, size_t n,
 {
 	size_t nw = (size_t)1 << o->bits;
 	uint32_t *cs = xcalloc(nw, sizeof(*cs)), *ch = xcalloc(nw, sizeof(*ch));
-	double *w = xcalloc(nw, sizeof(*w)), ns = 0, nhm = 0, b;
+	double *w = xcalloc(nw, sizeof(*w)), ns, nhm, b;
 	uint32_t mask = m->mask;
 
-	for (size_t k = 0; k < n; k++) {
-		size_t i = idx[k];
-
-		for (uint32_t j = 0; j < s->nh[i]; j++)
-			(s->y[i] ? cs : ch)[s->h[i][j] & mask]++;
-		if (s->y[i])
-			ns++;
-		else
-			nhm++;
-	}
+	class_counts(s, idx, n, mask, cs, ch, &ns, &nhm);
 	/*
 	 * Robinson's f(w): the per-class document frequencies normalised by
 	 * class size (so the 5:1 ham:spam imbalance does not bias rare
