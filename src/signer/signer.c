@@ -41,11 +41,12 @@
  * Talks to: the relay (mutual TLS, verified as relay.internal) and the DNS
  * primary for the UPDATEs (at start and when rotating; these block the
  * event loop for at most a few seconds). Never resolves names.
- * Sandbox: after keys and certificates are loaded, files only in its
- * dkim/<domain>/ directories (read-write) and the configuration
- * repository (read-only); connections only to the relay's and the DNS
- * primary's ports; as root it becomes `user`, which then owns the key
- * directories.
+ * Sandbox: after keys and certificates are loaded, connections only to
+ * the relay's and the DNS primary's ports, and no files at all unless keys
+ * can still change (config_repo set, or a key pending or retiring): then
+ * files only in its dkim/<domain>/ directories (read-write) and the
+ * configuration repository (read-only), and as root it becomes `user`,
+ * which then owns the key directories.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -341,8 +342,6 @@ key_open(void *arg, struct dkr_key *dk)
 		EVP_PKEY_free(k);
 		return r;
 	}
-	log_info(NULL, "created DKIM key %s._domainkey.%s (%s)", dk->selector,
-	    dk->domain, dkr_alg_name(dk->alg));
 	dk->key = k;
 	return 0;
 }
@@ -709,6 +708,16 @@ load_keys(struct signer *sg)
 		fatal("no DKIM key to sign with (selectors configured?)");
 }
 
+/* A key is not (or no longer) signing: it will need its files. */
+static bool
+rotation_pending(const struct signer *sg)
+{
+	for (size_t i = 0; i < sg->rot.n; i++)
+		if (sg->rot.k[i].state != DKR_ACTIVE)
+			return true;
+	return false;
+}
+
 /* Started as root with a sandbox: the key directories become the service
  * user's, so it can create and delete keys after dropping privileges. */
 static void
@@ -998,14 +1007,19 @@ main(int argc, char **argv)
 			ports[1] = 0;
 		for (size_t i = 0; i < sg.nkdirs; i++)
 			rw_paths[i] = sg.kdirs[i].path;
-		give_key_dirs(&sg);
 		sb.name = "signer";
 		sb.user = sg.cfg.user;
-		sb.groups = SB_NET_CONNECT | SB_FS_WRITE | SB_FS_READ;
+		sb.groups = SB_NET_CONNECT;
 		sb.connect_ports = ports;
-		sb.rw_paths = rw_paths;
-		if (sg.repo != NULL)
-			sb.ro_paths = ro_paths;
+		/* Files only while keys can change: selectors from the
+		 * repository, or keys still on their way in or out. */
+		if (sg.repo != NULL || rotation_pending(&sg)) {
+			give_key_dirs(&sg);
+			sb.groups |= SB_FS_WRITE | SB_FS_READ;
+			sb.rw_paths = rw_paths;
+			if (sg.repo != NULL)
+				sb.ro_paths = ro_paths;
+		}
 		if (sandbox_enter(&sb, err, sizeof(err)) != 0)
 			fatal("%s", err);
 		free(rw_paths);
