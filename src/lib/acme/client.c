@@ -21,6 +21,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -34,6 +39,8 @@
 
 struct acme_client {
 	CURL *curl;
+	CURLM *multi;		/* made at start: its wakeup socketpair too */
+	struct curl_slist *resolve;	/* the directory host, resolved at start */
 	char *directory, *contact, *ua, *ca;
 	size_t ca_len;
 	EVP_PKEY *key;
@@ -126,15 +133,70 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * "host:port:addr,addr" for CURLOPT_RESOLVE: the directory's host resolved
+ * now, so that later requests need no resolver (a sandboxed process may
+ * not be able to start one). NULL for an IP literal or when it fails
+ * (curl then resolves itself).
+ */
+static struct curl_slist *
+resolve_now(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	struct addrinfo hints, *res = NULL, *ai;
+	struct curl_slist *list = NULL;
+	struct buf b;
+	unsigned char tmp[16];
+
+	buf_init(&b, 4096);
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK || host[0] == '[' || inet_pton(AF_INET, host, tmp) == 1)
+		goto out;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		goto out;
+	buf_addf(&b, "%s:%s:", host, port);
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		char a[INET6_ADDRSTRLEN];
+		const void *p = ai->ai_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    inet_ntop(ai->ai_family, p, a, sizeof(a)) == NULL)
+			continue;
+		buf_addf(&b, "%s%s%s%s", b.data[b.len - 1] == ':' ? "" : ",",
+		    ai->ai_family == AF_INET6 ? "[" : "", a,
+		    ai->ai_family == AF_INET6 ? "]" : "");
+	}
+	if (buf_error(&b) == 0 && b.data[b.len - 1] != ':')
+		list = curl_slist_append(NULL, b.data);
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	buf_free(&b);
+	return list;
+}
+
 struct acme_client *
 acme_client_new(const struct acme_client_opts *o)
 {
 	struct acme_client *c = xcalloc(1, sizeof(*c));
 
-	if ((c->curl = curl_easy_init()) == NULL) {
+	if ((c->curl = curl_easy_init()) == NULL ||
+	    (c->multi = curl_multi_init()) == NULL) {
+		curl_easy_cleanup(c->curl);
 		free(c);
 		return NULL;
 	}
+	if (o->pin_resolve)
+		c->resolve = resolve_now(o->directory);
 	c->directory = xstrdup(o->directory);
 	c->contact = o->contact && *o->contact ? xstrdup(o->contact) : NULL;
 	c->ua = xstrdup(o->user_agent ? o->user_agent : "ptt-acme");
@@ -153,7 +215,9 @@ acme_client_free(struct acme_client *c)
 {
 	if (c == NULL)
 		return;
+	curl_multi_cleanup(c->multi);
 	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->resolve);
 	acme_directory_free(&c->dir);
 	free(c->directory);
 	free(c->contact);
@@ -173,6 +237,30 @@ long
 acme_retry_after(const struct acme_client *c)
 {
 	return c->retry_after;
+}
+
+/* curl_easy_perform through our own multi handle (made before any
+ * sandbox, so no socketpair is needed later). */
+static CURLcode
+perform(struct acme_client *c)
+{
+	CURLcode cc = CURLE_FAILED_INIT;
+	CURLMcode mc;
+	CURLMsg *m;
+	int running = 1, left;
+
+	if (curl_multi_add_handle(c->multi, c->curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	do {
+		mc = curl_multi_perform(c->multi, &running);
+		if (mc == CURLM_OK && running)
+			mc = curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+	} while (mc == CURLM_OK && running);
+	while ((m = curl_multi_info_read(c->multi, &left)) != NULL)
+		if (m->msg == CURLMSG_DONE && m->easy_handle == c->curl)
+			cc = m->data.result;
+	curl_multi_remove_handle(c->multi, c->curl);
+	return cc;
 }
 
 /*
@@ -224,7 +312,9 @@ http(struct acme_client *c, const char *method, const char *url,
 	} else if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	cc = curl_easy_perform(h);
+	if (c->resolve != NULL)
+		curl_easy_setopt(h, CURLOPT_RESOLVE, c->resolve);
+	cc = perform(c);
 	curl_slist_free_all(hdr);
 	if (cc != CURLE_OK) {
 		if (cc == CURLE_WRITE_ERROR && buf_error(&r->body) != 0)

@@ -38,6 +38,9 @@ struct acme_client_opts {
 	long timeout;		/* seconds per request; 0: 30 */
 	bool allow_http;	/* http:// URLs (tests against a plain server) */
 	const char *user_agent;	/* NULL: "ptt-acme" */
+	bool pin_resolve;	/* resolve the directory's host now and use
+				 * those addresses for every request (for a
+				 * sandbox without a resolver) */
 };
 
 struct acme_client;
