@@ -62,9 +62,6 @@ struct cert_info {
 
 /* Read the certificate file (a->cert_file); 0, PTT_ENOENT or PTT_EINVAL. */
 int cert_info_read(const struct acme_ctx *a, struct cert_info *ci);
-/* Same from PEM in memory. */
-int cert_info_mem(const struct acme_ctx *a, const char *pem, size_t len,
-    struct cert_info *ci);
 
 /*
  * Order a certificate for a->names through DNS-01, write key and chain

@@ -73,25 +73,6 @@ fill_info(const struct acme_ctx *a, X509 *x, struct cert_info *ci)
 }
 
 int
-cert_info_mem(const struct acme_ctx *a, const char *pem, size_t len,
-    struct cert_info *ci)
-{
-	BIO *b;
-	X509 *x;
-
-	memset(ci, 0, sizeof(*ci));
-	if (len > INT32_MAX || (b = BIO_new_mem_buf(pem, (int)len)) == NULL)
-		return PTT_EINVAL;
-	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	BIO_free(b);
-	if (x == NULL)
-		return PTT_EINVAL;
-	fill_info(a, x, ci);
-	X509_free(x);
-	return 0;
-}
-
-int
 cert_info_read(const struct acme_ctx *a, struct cert_info *ci)
 {
 	int fd = openat(a->certs_fd, a->cert_file, O_RDONLY | O_CLOEXEC);

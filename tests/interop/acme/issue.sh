@@ -1,0 +1,140 @@
+#!/bin/bash
+# issue.sh - ptt-acme against Debian's pebble (RFC 8555 test CA) with
+# DNS-01 through ptt-dns: pebble validates at ptt-dns (-dnsserver), ptt-acme
+# publishes the challenge records by TSIG-signed UPDATE. A certificate for
+# two names is issued and verifies against pebble's root and intermediate,
+# the records are gone afterwards, the updates were committed to the
+# zone's git repository, a service is sent SIGHUP; a forced renewal
+# (SIGUSR1) replaces certificate and key; --once leaves a good certificate
+# alone; a wrong TSIG key fails with a clear line.
+. "$PTT_SRC/tests/interop/lib.sh"
+. "$PTT_SRC/tests/interop/dns/common.sh"
+
+ACME=$PTT_BUILD/src/acme/ptt-acme
+command -v pebble >/dev/null || { skip "pebble is not installed" "scripts/deps.sh"; done_testing; exit; }
+
+# ---- ptt-dns with example.test in git and a key for _acme-challenge ----
+P=$(free_port)
+G() { git -c safe.directory='*' -C "$ZONES" "$@"; }
+write_zone example.test 1 > "$ZONES/example.test.zone"
+G init -q && G add . && G -c user.name=t -c user.email=t@t commit -qm "initial zone"
+for_sandbox
+chown -R nobody "$ZONES"
+make_key ptt-acme > /dev/null
+echo 'key ptt-acme may update _acme-challenge.* TXT' > "$WORK/policy"
+start_dnsd "$P" --tsig-dir "$KEYS" --policy "$WORK/policy"
+
+# ---- pebble with its own WFE certificate, validating at ptt-dns ----
+make_ca "$WORK/wfe"
+AP=$(free_port); MP=$(free_port); HP=$(free_port); TP=$(free_port)
+cat > "$WORK/pebble.json" <<E
+{ "pebble": {
+    "listenAddress": "127.0.0.1:$AP",
+    "managementListenAddress": "127.0.0.1:$MP",
+    "certificate": "$WORK/wfe/server.pem",
+    "privateKey": "$WORK/wfe/server.key",
+    "httpPort": $HP, "tlsPort": $TP,
+    "ocspResponderURL": "", "externalAccountBindingRequired": false } }
+E
+# NOSLEEP: no random validation delay; NONCEREJECT=0: ptt-acme's badNonce
+# retry is exercised below with the default rate instead
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=${NONCEREJECT:-0} PEBBLE_AUTHZREUSE=0 \
+	start_bg pebble pebble -config "$WORK/pebble.json" -dnsserver "127.0.0.1:$P" -strict
+C() { curl -fsS --cacert "$WORK/wfe/ca.pem" "$@"; }
+for i in $(seq 100); do C "https://127.0.0.1:$AP/dir" >/dev/null 2>&1 && break; sleep 0.1; done
+C "https://127.0.0.1:$MP/roots/0" > "$WORK/root.pem" &&
+	C "https://127.0.0.1:$MP/intermediates/0" > "$WORK/intermediate.pem"
+ok $? "pebble is up; its root and intermediate fetched"
+
+# ---- a stand-in service that wants SIGHUP after a new certificate ----
+cat > "$WORK/svc.sh" <<'E'
+trap 'echo hup >> "$1/hups"' HUP
+echo $$ > "$1/svc.pid"
+while :; do sleep 0.1; done
+E
+start_bg svc bash "$WORK/svc.sh" "$WORK"
+wait_line "$WORK/svc.pid" '^[0-9]+$' 5
+
+# ---- ptt-acme ----
+STATE=$WORK/state
+cat > "$WORK/ptt.conf" <<E
+domain = example.test
+[acme]
+directory = https://127.0.0.1:$AP/dir
+ca = $WORK/wfe/ca.pem
+contact = mailto:hostmaster@example.test
+names = mail.example.test mx.example.test
+zone = example.test
+dns_primary = 127.0.0.1:$P
+tsig_key = $KEYS/ptt-acme
+propagation_wait = 0
+retry_min = 1s
+state = $STATE
+notify_pidfiles = $WORK/svc.pid
+E
+CERT=$STATE/certs/mail.example.test.pem
+KEY=$STATE/certs/mail.example.test.key
+start_bg acme "$ACME" -c "$WORK/ptt.conf"
+wait_line "$WORK/acme.log" 'issued|renewal failed' 40
+grep -q 'issued' "$WORK/acme.log"; ok $? "ptt-acme got a certificate from pebble"
+grep -E 'issued|failed|problem' "$WORK/acme.log" | sed 's/^/# /'
+
+openssl verify -CAfile "$WORK/root.pem" -untrusted "$WORK/intermediate.pem" "$CERT" > "$WORK/verify.out" 2>&1
+ok $? "it verifies against pebble's root and intermediate"
+san=$(openssl x509 -in "$CERT" -noout -ext subjectAltName 2>/dev/null | tail -1)
+[[ $san == *DNS:mail.example.test* && $san == *DNS:mx.example.test* ]]
+ok $? "both names are in it ($(echo $san))"
+[ "$(openssl x509 -in "$CERT" -noout -pubkey | openssl sha256)" = "$(openssl pkey -in "$KEY" -pubout | openssl sha256)" ]
+ok $? "the key written beside it is its key"
+openssl pkey -in "$KEY" -noout -text 2>/dev/null | grep -q 'prime256v1'
+ok $? "a new ECDSA P-256 key"
+[ "$(stat -c %a "$KEY")" = 600 ] && [ "$(stat -c %a "$CERT")" = 644 ] &&
+	[ "$(stat -c %a "$STATE/acme/account.key")" = 600 ]
+ok $? "modes: key 0600, chain 0644, account key 0600"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$CERT")" -ge 2 ]; ok $? "the file holds the chain"
+
+grep -q 'published _acme-challenge.mail.example.test. TXT' "$WORK/acme.log" &&
+	grep -q 'removed _acme-challenge.mx.example.test. TXT' "$WORK/acme.log"
+ok $? "challenge records published and removed (logged)"
+[ -z "$(kdig +short @127.0.0.1 -p "$P" _acme-challenge.mail.example.test TXT)" ] &&
+	[ -z "$(kdig +short @127.0.0.1 -p "$P" _acme-challenge.mx.example.test TXT)" ]
+ok $? "no _acme-challenge TXT is served afterwards"
+n=$(G log --format=%s | grep -c 'by key ptt-acme')
+[ "$n" -ge 4 ]; ok $? "the updates were committed to the zone's git repository ($n commits)"
+! grep -q '_acme-challenge' "$ZONES/example.test.zone"; ok $? "and the zone file is clean again"
+wait_line "$WORK/hups" hup 5; ok $? "the service got SIGHUP"
+
+# ---- forced renewal ----
+s1=$(openssl x509 -in "$CERT" -noout -serial)
+k1=$(openssl pkey -in "$KEY" -pubout | openssl sha256)
+kill -USR1 "$(cat "$WORK/acme.pid")"
+for i in $(seq 200); do [ "$(grep -c 'issued' "$WORK/acme.log")" -ge 2 ] && break
+	grep -q 'renewal failed' "$WORK/acme.log" && break; sleep 0.1; done
+[ "$(grep -c 'issued' "$WORK/acme.log")" = 2 ]; ok $? "SIGUSR1 forces a renewal"
+s2=$(openssl x509 -in "$CERT" -noout -serial)
+[ "$s1" != "$s2" ]; ok $? "the certificate was replaced ($s1 -> $s2)"
+[ "$(openssl pkey -in "$KEY" -pubout | openssl sha256)" != "$k1" ]; ok $? "with a new key"
+openssl verify -CAfile "$WORK/root.pem" -untrusted "$WORK/intermediate.pem" "$CERT" >/dev/null 2>&1
+ok $? "the new one verifies too"
+for i in $(seq 50); do [ "$(grep -c hup "$WORK/hups")" -ge 2 ] && break; sleep 0.1; done
+[ "$(grep -c hup "$WORK/hups")" = 2 ]; ok $? "the service got a second SIGHUP"
+kill "$(cat "$WORK/acme.pid")"
+for i in $(seq 50); do kill -0 "$(cat "$WORK/acme.pid")" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$(cat "$WORK/acme.pid")" 2>/dev/null; ok $? "SIGTERM stops ptt-acme (helper and worker)"
+
+# ---- --once: a good certificate is left alone ----
+"$ACME" -c "$WORK/ptt.conf" -o notify_pidfiles= --once > "$WORK/once.log" 2>&1
+rc=$?
+[ $rc = 0 ] && grep -q 'renewal in' "$WORK/once.log" && [ "$(openssl x509 -in "$CERT" -noout -serial)" = "$s2" ]
+ok $? "--once keeps a certificate that is not due (exit $rc)"
+
+# ---- a wrong TSIG key: a clear failure, nothing changed ----
+(umask 077; echo "ptt-acme:hmac-sha256:$(openssl rand -base64 32)" > "$WORK/wrong.key")
+"$ACME" -c "$WORK/ptt.conf" -o notify_pidfiles= -o tsig_key="$WORK/wrong.key" --once --force > "$WORK/bad.log" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q 'renewal failed.*NOTAUTH tsig=BADSIG' "$WORK/bad.log"
+ok $? "a wrong TSIG key fails with the reason (exit $rc)"
+grep 'renewal failed' "$WORK/bad.log" | sed 's/^/# /'
+[ "$(openssl x509 -in "$CERT" -noout -serial)" = "$s2" ]; ok $? "and the certificate stays"
+
+done_testing
