@@ -126,13 +126,9 @@ wait_file() {	# wait_file DIR REGEX: the first file in DIR with a line matching 
 	done
 	return 1
 }
+export PYTHONPATH=$PTT_SRC/tests/interop/inbound	# pttmail.py: dnsfunc, unsink
 strip_sink() {	# the message as the sink got it, without its X-Ptt-Sink- envelope lines
-	/usr/bin/python3 -c '
-import sys
-lines = open(sys.argv[1], "rb").read().split(b"\r\n")
-while lines and lines[0].startswith(b"X-Ptt-Sink-"):
-    lines.pop(0)
-sys.stdout.buffer.write(b"\r\n".join(lines))' "$1"
+	/usr/bin/python3 -c 'import sys, pttmail; sys.stdout.buffer.write(pttmail.unsink(sys.argv[1]))' "$1"
 }
 
 cat > "$WORK/sign.py" <<'PY'
@@ -181,32 +177,18 @@ methods=$(echo "$res" | sed -n 2p)
 ok $(echo " $methods " | grep -q ' spf=pass ' && echo " $methods " | grep -q ' dkim=pass ' &&
 	echo " $methods " | grep -q ' dmarc=pass '; echo $?) "python3-authres parses it: $methods"
 
-cat > "$WORK/arcverify.py" <<'PY'
-import sys, dkim, dns.resolver
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = ["127.0.0.1"]; r.port = int(sys.argv[2])
-def dnsfunc(name, timeout=5):
-    try:
-        a = r.resolve(name.decode().rstrip("."), "TXT")
-    except Exception:
-        return b""
-    return b"".join(b"".join(x.strings) for x in a)
-msg = open(sys.argv[1], "rb").read()
-cv, res, reason = dkim.arc_verify(msg, dnsfunc=dnsfunc)
+out=$(/usr/bin/python3 -c '
+import sys, dkim, pttmail
+cv, res, reason = dkim.arc_verify(open(sys.argv[1], "rb").read(), dnsfunc=pttmail.dnsfunc(sys.argv[2]))
 print(cv.decode() if cv else "ended", reason, [(x["instance"], x["as-domain"]) for x in res])
-sys.exit(0 if cv == dkim.CV_Pass else 1)
-PY
-out=$(/usr/bin/python3 "$WORK/arcverify.py" "$WORK/got.eml" "$dns_port" 2>&1)
+sys.exit(0 if cv == dkim.CV_Pass else 1)' "$WORK/got.eml" "$dns_port" 2>&1)
 ok $? "dkimpy's arc_verify passes the ARC set sealed by the signer: $out"
 ok $(grep -q '^ARC-Authentication-Results: i=1; mx.example.test;.*' "$WORK/got.eml"; echo $?) \
 	"ARC-Authentication-Results carries the mx's results"
 out=$(/usr/bin/python3 -c '
-import sys, dkim, dns.resolver
-r = dns.resolver.Resolver(configure=False); r.nameservers = ["127.0.0.1"]; r.port = int(sys.argv[2])
-def f(n, timeout=5):
-    try: return b"".join(b"".join(x.strings) for x in r.resolve(n.decode().rstrip("."), "TXT"))
-    except Exception: return b""
-sys.exit(0 if dkim.verify(open(sys.argv[1], "rb").read(), dnsfunc=f) else 1)' "$WORK/got.eml" "$dns_port" 2>&1)
+import sys, dkim, pttmail
+sys.exit(0 if dkim.verify(open(sys.argv[1], "rb").read(), dnsfunc=pttmail.dnsfunc(sys.argv[2])) else 1)' \
+	"$WORK/got.eml" "$dns_port" 2>&1)
 ok $? "sender.test's DKIM signature still verifies at the far end${out:+: $out}"
 if [ -x "$SPAMFILTER" ]; then
 	ok $([ "$(grep -c '^X-Spam-Status:' "$WORK/got.eml")" = 1 ]; echo $?) \
