@@ -90,7 +90,7 @@ start_mx() {	# start_mx NAME PORT DNSPORT [extra -o ...]
 		-o cert="$WORK/pub/server.pem" -o key="$WORK/pub/server.key" \
 		-o internal_cert="$ST/tls/mx.pem" -o internal_key="$ST/tls/mx.key" \
 		-o ca="$ST/ca/ca.pem" -o spamfilter=127.0.0.1:$sink_port \
-		-o config_repo="$CFG" -o reload_interval=1s -o postmaster=alice \
+		-o config_repo="$CFG" -o reload_interval=1s -o postmaster=alice -o srs_secret="$ST/srs.key" \
 		-o dns_stub=127.0.0.1@$dport -o dns_allow_localhost=yes \
 		-o dns_config_file="$WORK/unbound.conf" -o sandbox=$SANDBOX \
 		-o sandbox_debug=yes "$@"
