@@ -1,0 +1,205 @@
+/*
+ * pttd.h - the supervisor's shared state: services, their instances
+ * (processes), health, logs, deploys. See main.c for the whole picture.
+ *
+ * Ownership: everything hangs off the one struct pttd (main.c) and is
+ * freed by pttd_free at exit; an instance is freed when its process has
+ * been reaped and its output pipe is closed.
+ */
+#ifndef PTT_PTTD_PTTD_H
+#define PTT_PTTD_PTTD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "conf/repo.h"
+#include "pttd/config.h"
+#include "util/log.h"
+
+#define SVC_MAX 8
+#define SVC_LISTEN_MAX 4
+#define RING_LINES 200		/* log lines kept in memory per service */
+#define DEPLOYS_MAX 20		/* deploys remembered for the page */
+
+enum hstyle { HS_SMTP, HS_DNS, HS_NONE };
+
+/* What pttd knows about a kind of service (svc.c). */
+struct svc_kind {
+	const char *name;	/* [section] and service name */
+	const char *bin;	/* executable */
+	const char *subdir;	/* its directory in a build tree (src/...) */
+	bool param_style;	/* -c ptt.conf; else section lines as --options */
+	const char *listen[SVC_LISTEN_MAX];	/* listen parameters */
+	const char *listen_def[SVC_LISTEN_MAX];	/* their defaults */
+	const char *tls_param;	/* bool parameter: listener 0 is implicit TLS */
+	bool tls_def;		/* its default */
+	bool tls_listen[SVC_LISTEN_MAX];	/* fixed implicit-TLS listeners */
+	enum hstyle health;
+	bool exclusive;		/* owns state: never two instances at once */
+	const char *queue_param;	/* relay: the queue directory parameter */
+};
+
+struct listener {
+	char addr[128];
+	int fd;			/* pttd's copy, passed to every instance */
+	bool tls;		/* implicit TLS (else plain/STARTTLS) */
+};
+
+struct service;
+
+struct inst {
+	struct service *svc;
+	pid_t pid;			/* 0 once reaped */
+	int status;			/* wait status once reaped */
+	char commit[CONF_COMMIT_HEX];	/* configuration it runs */
+	time_t started;
+	struct event *out;		/* its stdout+stderr pipe */
+	int outfd;
+	char part[1024];		/* a line not yet complete */
+	size_t partlen;
+	bool term_sent;			/* SIGTERM sent: draining */
+	bool ready;			/* said it is listening */
+	struct event *kill_timer;	/* SIGKILL when draining too long */
+	char last_line[256];
+	struct inst *next;		/* all instances (struct pttd) */
+};
+
+enum svc_state { SS_STOPPED, SS_STARTING, SS_RUNNING, SS_RESTARTING };
+
+struct counters {
+	unsigned long long accepted, rejected, deferred, bounced, delivered;
+};
+
+struct service {
+	const struct svc_kind *kind;
+	struct pttd *d;
+	struct listener ls[SVC_LISTEN_MAX];
+	size_t nls;
+	char *section;			/* its section + global part, as read */
+	char commit[CONF_COMMIT_HEX];	/* configuration of cur */
+	char *queue_dir;		/* relay */
+	struct inst *cur;		/* the serving instance, or NULL */
+	enum svc_state state;
+	unsigned restarts, crashes;	/* total; in a row */
+	time_t last_exit;
+	char last_exit_why[256];
+	struct event *restart_ev;
+	struct event *health_ev;
+	struct hcheck *hc;		/* the check under way */
+	bool health_ok;
+	bool health_known;
+	unsigned health_fails;		/* in a row */
+	char health_msg[256];
+	time_t health_at;
+	bool rolling;			/* a deploy is replacing cur */
+	/* logs */
+	char *ring[RING_LINES];
+	unsigned long long nlines;	/* lines ever seen (ring index) */
+	int logfd;
+	unsigned long long logsize;
+	struct counters c;
+};
+
+struct deploy {
+	time_t at;
+	char commit[CONF_COMMIT_HEX];
+	char outcome[16];	/* checking, rolling, deployed, rejected, failed */
+	char detail[1024];
+};
+
+struct pttd {
+	struct event_base *base;
+	struct pttd_config cfg;
+	const char *config_url, *state, *ssh_key, *host_key;
+	struct conf_repo *repo;
+	char commit[CONF_COMMIT_HEX];	/* configuration deployed */
+	char seen[CONF_COMMIT_HEX];	/* last head looked at */
+	char self_dir[1024];		/* directory of the pttd executable */
+	struct service svc[SVC_MAX];
+	size_t nsvc;
+	struct inst *insts;
+	SSL_CTX *tls;			/* health checks: pttd.internal */
+	SSL_CTX *tls_public;		/* health checks of public listeners */
+	char domain[256];		/* ptt.conf's domain (SOA checks) */
+	char tls_err[256];
+	time_t started;
+	bool stopping;
+	struct event *poll_ev;
+	struct deploy deploys[DEPLOYS_MAX];
+	size_t ndeploys;
+	struct rollout *ro;		/* the deploy under way */
+	struct evhttp *http;
+	char *token;
+	char statedir_pttd[1024];
+};
+
+/* svc.c */
+const struct svc_kind *svc_kind_find(const char *name);
+/* Read a service's section of a ptt.conf text: listeners, queue dir,
+ * the text it depends on. 0 or -1 with err. */
+int svc_configure(struct service *s, const char *conf, size_t len,
+    char *err, size_t errlen);
+/* The text of conf a service depends on (global part and its section);
+ * a deploy rolls a service over when it changed. Caller frees. */
+char *svc_section_text(const struct svc_kind *k, const char *conf,
+    size_t len);
+/* Open the listeners that are not open yet (keeping those with the same
+ * address). 0 or -1 with err. */
+int svc_open_listeners(struct service *s, char *err, size_t errlen);
+/* Start an instance with the configuration file of commit. NULL with err. */
+struct inst *svc_spawn(struct service *s, const char *commit, char *err,
+    size_t errlen);
+/* SIGTERM an instance (it finishes its sessions); SIGKILL after stop_timeout. */
+void inst_stop(struct inst *in);
+/* A process exited (from main.c's SIGCHLD handler). */
+void svc_reaped(struct pttd *d, pid_t pid, int status);
+/* Start a service's current instance now. */
+void svc_start(struct service *s);
+/* The state shown: stopped, starting, healthy, unhealthy, restarting. */
+const char *svc_state_name(const struct service *s);
+/* Path of the ptt.conf copy of a commit in the state directory. */
+void svc_conf_path(struct pttd *d, const char *commit, char *out, size_t len);
+/* Path of an executable (kind's bin, or "ptt"). */
+void svc_exe_path(struct pttd *d, const char *bin, const char *subdir,
+    char *out, size_t len);
+/* Append a line of a service's output (svc.c; also used for pttd's own
+ * notes about the service). */
+void svc_log_line(struct service *s, const char *line);
+void svc_free(struct service *s);
+/* Set up a service's timers (before its first start). */
+void svc_init_events(struct service *s);
+
+/* health.c */
+typedef void (*health_cb)(struct service *s, bool ok, const char *msg,
+    void *arg);
+/* Check a service once through its first listener; cb is called exactly
+ * once (also on timeout). Only one check per service at a time. */
+void health_check(struct service *s, health_cb cb, void *arg);
+void health_cancel(struct service *s);
+/* The periodic checks: schedule the next one. */
+void health_schedule(struct service *s, long ms);
+
+/* deploy.c */
+/* Look at the configuration repository's head; roll over when it moved. */
+void deploy_poll(struct pttd *d);
+void deploy_record(struct pttd *d, const char *commit, const char *outcome,
+    const char *fmt, ...) PTT_PRINTF(4, 5);
+/* Write the ptt.conf of commit into the state directory; 0 or -1. */
+int deploy_write_conf(struct pttd *d, const char *commit, char **text,
+    size_t *len, char *err, size_t errlen);
+/* An instance exited: the rollout may be waiting for it. */
+void deploy_inst_exited(struct pttd *d, struct inst *in);
+
+/* http.c */
+int http_start(struct pttd *d, char *err, size_t errlen);
+void http_stop(struct pttd *d);
+
+/* queue size and oldest age of the relay's queue (http.c) */
+void queue_stats(const char *dir, long *count, long *oldest);
+
+#endif
