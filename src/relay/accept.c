@@ -170,6 +170,16 @@ relay_local_of(const struct relay *r, struct relay_local *l)
 	l->now = time(NULL);
 }
 
+static size_t
+pending(const struct q_env *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->nrcpt; i++)
+		n += e->rcpt[i].state == Q_PENDING;
+	return n;
+}
+
 /* Log what expansion did to the recipients of a stored envelope. */
 static void
 log_expansion(const struct relay_expansion *x, int g, const char *id)
@@ -193,8 +203,9 @@ log_expansion(const struct relay_expansion *x, int g, const char *id)
  * envelope, or two when forwarded recipients travel with an SRS sender
  * and others with the original one. Both are on disk before the 250;
  * when the second cannot be stored the first is removed again (nothing
- * was acknowledged). 0 (answered 250), PTT_ENOENT (answered 550: no
- * recipient left), or another PTT_E* (not answered).
+ * was acknowledged). When no recipient is left to deliver to, the
+ * message is refused with the first failure's 550 instead. 0 (answered
+ * 250), PTT_ENOENT (answered 550), or another PTT_E* (not answered).
  */
 static int
 store_expanded(struct relay *r, struct smtp_session *s, struct q_env *env,
@@ -207,7 +218,7 @@ store_expanded(struct relay *r, struct smtp_session *s, struct q_env *env,
 
 	relay_local_of(r, &l);
 	relay_expand(&l, env, &x);
-	if (x.nfailed > 0 && x.nlocal == 0 && x.nfailed == env->nrcpt) {
+	if (x.nfailed > 0 && pending(&x.env[0]) + pending(&x.env[1]) == 0) {
 		log_info(smtp_session_id(s), "refused from=<%s>: %s",
 		    env->sender, x.fail_reply);
 		smtp_session_reply(s, 550, x.fail_status, "%s", x.fail_reply);

@@ -276,4 +276,15 @@ ok $(grep -qi '^Original-Recipient: rfc822; *carol@example.test' "$d" && grep -q
 	"naming carol@example.test as the original recipient, status 5.1.1"
 ok $(grep -q 'notification to <SRS0=.*@example.test> goes to <bob@sender.test>' "$WORK/relay.log"; echo $?) \
 	"the relay logs where the notification went"
+# A new user, committed while everything runs: the mx and the relay (in
+# its sandbox) reload the users and dave's mail is forwarded at once.
+echo 'tr0ub4dor' | $P adduser dave --forward dave@real.test --password-stdin > /dev/null 2>&1 && chmod -R o+rX "$CFG"
+ok $? "ptt adduser dave while the services run"
+wait_line "$WORK/relay.log" 'users: now 3 users' 20 && wait_line "$WORK/mx.log" 'users: now 3 users' 20
+ok $? "the relay and the mx reload the users"
+/usr/bin/python3 "$WORK/sign.py" "$WORK/dkim.key" "dave$RANDOM" "to dave" | sed 's/^To: alice@/To: dave@/' > "$WORK/dave.eml"
+out=$($SW --ehlo mail.sender.test --from bob@sender.test --to dave@example.test --data "$WORK/dave.eml" 2>&1)
+ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "a message to dave: 250"
+f=$(wait_file "$WORK/real" '^Subject: to dave')
+ok $(grep -q '^X-Ptt-Sink-Rcpt-To: <dave@real.test>' "${f:-/dev/null}"; echo $?) "forwarded to dave's real address"
 done_testing
