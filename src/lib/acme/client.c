@@ -3,7 +3,7 @@
  *
  * Implements: the directory (7.1.1), nonces (7.2, 6.5: Replay-Nonce, and
  * one retry per badNonce with the nonce that came with it, up to
- * NONCE_TRIES), account creation (7.3), orders (7.4), POST-as-GET (6.3) of
+ * NONCE_TRIES, each logged), account creation (7.3), orders (7.4), POST-as-GET (6.3) of
  * orders and authorizations (7.5), challenge responses (7.5.1),
  * finalization (7.4) and certificate download (7.4.2); problem documents
  * (6.7, RFC 7807) become one log-ready line; Retry-After is kept for the
@@ -32,10 +32,11 @@
 #include "acme/jws.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define NONCE_MAX 256
-#define NONCE_TRIES 5
+#define NONCE_TRIES 10
 
 struct acme_client {
 	CURL *curl;
@@ -439,6 +440,8 @@ post(struct acme_client *c, const char *what, const char *url,
 		if (r->status == 400 && strcmp(p.type,
 		    "urn:ietf:params:acme:error:badNonce") == 0) {
 			ret = PTT_ETEMP;	/* if this was the last try */
+			log_info(NULL, "%s: badNonce, retrying with the "
+			    "server's new nonce", what);
 			continue;
 		}
 		break;
