@@ -126,7 +126,7 @@ wait_file() {	# wait_file DIR REGEX: the first file in DIR with a line matching 
 	done
 	return 1
 }
-export PYTHONPATH=$PTT_SRC/tests/interop/inbound	# pttmail.py: dnsfunc, unsink
+export PYTHONPATH=$PTT_SRC/tests/interop	# pttmail.py: dnsfunc, unsink
 strip_sink() {	# the message as the sink got it, without its X-Ptt-Sink- envelope lines
 	/usr/bin/python3 -c 'import sys, pttmail; sys.stdout.buffer.write(pttmail.unsink(sys.argv[1]))' "$1"
 }

@@ -72,17 +72,9 @@ ok $(grep -q '^X-Ptt-Sink-Tls: version=TLSv1' "$f587"; echo $?) "the relay deliv
 ok $(grep -q "delivered\|status=sent" "$WORK/relay.log"; echo $?) "the relay logged the delivery"
 
 cat > "$WORK/verify.py" <<'PY'
-import sys, dkim, dns.resolver
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = ["127.0.0.1"]; r.port = int(sys.argv[2])
-def dnsfunc(name, timeout=5):
-    try:
-        a = r.resolve(name.decode().rstrip("."), "TXT")
-    except Exception:
-        return b""
-    return b"".join(b"".join(x.strings) for x in a)
-raw = open(sys.argv[1], "rb").read()
-msg = raw[raw.index(b"\n", raw.rindex(b"X-Ptt-Sink-")) + 1:]     # past the sink's envelope lines
+import sys, dkim, pttmail          # tests/interop/pttmail.py
+dnsfunc = pttmail.dnsfunc(sys.argv[2])
+msg = pttmail.unsink(sys.argv[1])  # past the sink's envelope lines
 d = dkim.DKIM(msg)
 sigs = [h for h in d.headers if h[0].lower() == b"dkim-signature"]
 res = {dkim.util.parse_tag_value(h[1])[b"a"].decode(): d.verify(idx=i, dnsfunc=dnsfunc) for i, h in enumerate(sigs)}
@@ -90,7 +82,7 @@ print(res)
 sys.exit(0 if res.get("rsa-sha256") and res.get("ed25519-sha256") else 1)
 PY
 for f in "$f587" "$f465"; do
-	res=$(/usr/bin/python3 "$WORK/verify.py" "$f" "$dns_port" 2>&1)
+	res=$(PYTHONPATH=$PTT_SRC/tests/interop /usr/bin/python3 "$WORK/verify.py" "$f" "$dns_port" 2>&1)
 	ok $? "dkimpy verifies rsa-sha256 and ed25519-sha256 at the far end ($(basename "$f")): $res"
 done
 

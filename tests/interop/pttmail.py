@@ -1,4 +1,4 @@
-"""pttmail.py - helpers for the inbound interop test's Python checks.
+"""pttmail.py - helpers for the interop tests' Python checks (inbound, outbound).
 
 dnsfunc(port): a dkimpy DNS callback that asks ptt-dns on 127.0.0.1:port
 (TXT only, "" when there is no answer). unsink(path): a file written by
