@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "spam/model.h"
 #include "spam/train.h"
@@ -34,7 +35,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: ptt spam train --ham DIR --spam DIR -o MODEL [options]\n"
-	    "       ptt spam classify [-m MODEL] [-r] FILE...\n"
+	    "       ptt spam classify [-m MODEL] [-r] [--suffix S] FILE|DIR...\n"
 	    "       ptt spam eval -m MODEL --ham DIR --spam DIR [--suffix S]\n"
 	    "       ptt spam cv --ham DIR --spam DIR [options]\n"
 	    "training options: --suffix S (only files ending in S)\n"
@@ -324,6 +325,26 @@ load_model(const struct args *a, struct spam_model *m)
 	return ret;
 }
 
+/* Classify one file and print its line; 0 or 1 (unreadable). */
+static int
+classify_one(const struct args *a, const struct spam_model *m,
+    struct spam_feats *f, struct buf *msg, const char *path)
+{
+	struct spam_verdict v;
+
+	if (spam_read_file(path, msg) != 0) {
+		fprintf(stderr, "ptt spam: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	spam_classify(m, f, (const uint8_t *)msg->data, msg->len, &v);
+	printf("%s\t%s\t%.4f", path, v.spam ? "spam" : "ham", v.score);
+	for (int k = 0; a->reasons && k < v.nreasons; k++)
+		printf("%s%s:%+.2f", k ? " " : "\t", v.reason[k].name,
+		    v.reason[k].weight);
+	printf("\n");
+	return 0;
+}
+
 static int
 cmd_classify(int argc, char **argv)
 {
@@ -344,19 +365,23 @@ cmd_classify(int argc, char **argv)
 	spam_feats_init(&f, m.opts, a.reasons);
 	buf_init(&msg, SPAM_MSG_MAX);
 	for (int i = optind; i < argc; i++) {
-		struct spam_verdict v;
+		struct stat st;
+		char **paths;
+		size_t n;
 
-		if (spam_read_file(argv[i], &msg) != 0) {
+		if (stat(argv[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+			ret |= classify_one(&a, &m, &f, &msg, argv[i]);
+			continue;
+		}
+		/* a directory or maildir: every message in it */
+		if (spam_list_dir(argv[i], a.suffix, &paths, &n) != 0) {
 			fprintf(stderr, "ptt spam: %s: %s\n", argv[i], strerror(errno));
 			ret = 1;
 			continue;
 		}
-		spam_classify(&m, &f, (const uint8_t *)msg.data, msg.len, &v);
-		printf("%s\t%s\t%.4f", argv[i], v.spam ? "spam" : "ham", v.score);
-		for (int k = 0; a.reasons && k < v.nreasons; k++)
-			printf("%s%s:%+.2f", k ? " " : "\t", v.reason[k].name,
-			    v.reason[k].weight);
-		printf("\n");
+		for (size_t k = 0; k < n; k++)
+			ret |= classify_one(&a, &m, &f, &msg, paths[k]);
+		spam_paths_free(paths, n);
 	}
 	buf_free(&msg);
 	spam_feats_free(&f);

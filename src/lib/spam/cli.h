@@ -3,7 +3,8 @@
  * `ptt-spam` and `ptt spam`:
  *
  *   train --ham DIR --spam DIR -o MODEL [options]
- *   classify [-m MODEL] [-r] FILE...     PATH<TAB>spam|ham<TAB>SCORE
+ *   classify [-m MODEL] [-r] FILE|DIR... PATH<TAB>spam|ham<TAB>SCORE
+ *                                        (a DIR or maildir: each message)
  *   eval -m MODEL --ham DIR --spam DIR   ham flagged, spam caught, msgs/s
  *   cv --ham DIR --spam DIR [options]    cross-validated rates (tuning)
  *

@@ -103,38 +103,38 @@ suffix_ok(const char *name, const char *suffix)
 	return nl >= sl && strcmp(name + nl - sl, suffix) == 0;
 }
 
+/* Append the regular files of dir whose names pass suffix_ok, in byte
+ * order of names, to *paths. 0 or PTT_EIO (errno set). */
 static int
-add_dir1(struct spam_set *s, struct spam_feats *f, struct buf *msg,
-    const char *dir, const char *suffix, int spam, size_t *added)
+list1(const char *dir, const char *suffix, char ***paths, size_t *n)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t nn = 0, cap = 0;
 
 	if (d == NULL)
 		return PTT_EIO;
 	while ((e = readdir(d)) != NULL) {
 		if (!suffix_ok(e->d_name, suffix))
 			continue;
-		if (n == cap) {
+		if (nn == cap) {
 			cap = cap ? cap * 2 : 256;
 			names = xreallocarray(names, cap, sizeof(*names));
 		}
-		names[n++] = xstrdup(e->d_name);
+		names[nn++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
+	if (nn > 0)
+		qsort(names, nn, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < nn; i++) {
 		char path[4096];
 		struct stat st;
 
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) <
-		    sizeof(path) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    spam_read_file(path, msg) == 0) {
-			spam_set_add(s, f, (const uint8_t *)msg->data, msg->len, spam, path);
-			(*added)++;
+		    sizeof(path) && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			*paths = xreallocarray(*paths, *n + 1, sizeof(**paths));
+			(*paths)[(*n)++] = xstrdup(path);
 		}
 		free(names[i]);
 	}
@@ -143,28 +143,65 @@ add_dir1(struct spam_set *s, struct spam_feats *f, struct buf *msg,
 }
 
 int
+spam_list_dir(const char *dir, const char *suffix, char ***paths, size_t *n)
+{
+	char sub[4096];
+	struct stat st;
+	int ret;
+
+	*paths = NULL;
+	*n = 0;
+	ret = list1(dir, suffix, paths, n);
+	/* a maildir keeps its messages in cur/ and new/ */
+	for (int k = 0; ret == 0 && k < 2; k++) {
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, k ? "new" : "cur") <
+		    sizeof(sub) && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+			ret = list1(sub, suffix, paths, n);
+	}
+	if (ret != 0) {
+		int e = errno;
+
+		spam_paths_free(*paths, *n);
+		*paths = NULL;
+		*n = 0;
+		errno = e;
+	}
+	return ret;
+}
+
+void
+spam_paths_free(char **paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+int
 spam_set_add_dir(struct spam_set *s, const char *dir, const char *suffix,
     int spam, size_t *added)
 {
 	struct spam_feats f;
 	struct buf msg;
-	char sub[4096];
-	struct stat st;
-	int ret;
+	char **paths;
+	size_t n;
 
 	*added = 0;
+	if (spam_list_dir(dir, suffix, &paths, &n) != 0)
+		return PTT_EIO;
 	spam_feats_init(&f, s->opts, false);
 	buf_init(&msg, SPAM_MSG_MAX);
-	ret = add_dir1(s, &f, &msg, dir, suffix, spam, added);
-	/* a maildir keeps its messages in cur/ and new/ */
-	for (int k = 0; ret == 0 && k < 2; k++) {
-		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, k ? "new" : "cur") <
-		    sizeof(sub) && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-			ret = add_dir1(s, &f, &msg, sub, suffix, spam, added);
+	for (size_t i = 0; i < n; i++) {
+		if (spam_read_file(paths[i], &msg) == 0) {
+			spam_set_add(s, &f, (const uint8_t *)msg.data, msg.len, spam,
+			    paths[i]);
+			(*added)++;
+		}
 	}
 	buf_free(&msg);
 	spam_feats_free(&f);
-	return ret;
+	spam_paths_free(paths, n);
+	return 0;
 }
 
 /* xorshift64* : small, fast, and the same everywhere */

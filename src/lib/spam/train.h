@@ -73,6 +73,13 @@ void spam_set_add(struct spam_set *s, struct spam_feats *scratch,
 int spam_set_add_dir(struct spam_set *s, const char *dir, const char *suffix,
     int spam, size_t *added);
 
+/* The regular files of dir as paths "dir/name", selected and ordered as
+ * spam_set_add_dir reads them (cur/ and new/ of a maildir too). 0 or
+ * PTT_EIO (errno set); free with spam_paths_free(). */
+int spam_list_dir(const char *dir, const char *suffix, char ***paths,
+    size_t *n);
+void spam_paths_free(char **paths, size_t n);
+
 /* Fit on the examples idx[0..n) into m (initialised here). */
 void spam_train_fit(const struct spam_set *s, const size_t *idx, size_t n,
     const struct spam_train_opts *o, struct spam_model *m);
