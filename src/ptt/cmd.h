@@ -63,5 +63,6 @@ int cmd_certs(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_queue(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_dkim(const struct ptt_ctx *ctx, int argc, char **argv);
+int cmd_spam(const struct ptt_ctx *ctx, int argc, char **argv);
 
 #endif

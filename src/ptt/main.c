@@ -53,6 +53,9 @@ static const struct command {
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },
+	{ "spam", cmd_spam, "train --ham DIR --spam DIR -o MODEL | classify [-m MODEL] FILE|DIR...",
+	  "train a spam model from your own mail (directories or maildirs), "
+	  "or classify messages: PATH<TAB>spam|ham<TAB>SCORE" },
 	{ NULL, NULL, NULL, NULL }
 };
 
