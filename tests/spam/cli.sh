@@ -20,10 +20,10 @@ for i in $(seq 1 40); do
 done
 printf 'garbage left by a crashed delivery' > "$W/ham/tmp/partial"
 
-"$PTT" spam train --ham "$W/ham" --spam "$W/spam" -o "$W/a.model" > "$W/train.out" 2>&1
+"$PTT" spam train --ham "$W/ham" --spam "$W/spam" -o "$W/a.model" --bits 16 --average 2 > "$W/train.out" 2>&1
 ok $? "ptt spam train on a maildir and a directory: $(grep -m1 'ham,' "$W/train.out")"
 ok $(grep -q '40 ham, 40 spam' "$W/train.out"; echo $?) "cur/ and new/ read, tmp/ not"
-"$PTTSPAM" train --ham "$W/ham" --spam "$W/spam" -o "$W/b.model" > /dev/null 2>&1
+"$PTTSPAM" train --ham "$W/ham" --spam "$W/spam" -o "$W/b.model" --bits 16 --average 2 > /dev/null 2>&1
 ok $(cmp -s "$W/a.model" "$W/b.model"; echo $?) "trained twice (ptt spam, ptt-spam): byte-identical models"
 
 cp "$W/ham/cur/1.host:2,S" "$W/h.eml"

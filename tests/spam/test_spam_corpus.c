@@ -138,6 +138,8 @@ main(int argc, char **argv)
 		size_t na, nb;
 
 		spam_train_defaults(&o);
+		o.average = 2;		/* what is repeated, not how often: quick */
+		o.folds = 3;
 		spam_set_init(&s, o.feat_opts);
 		snprintf(ham, sizeof(ham), "%s/easy-ham-1", dir);
 		snprintf(spam, sizeof(spam), "%s/spam-1", dir);
