@@ -256,6 +256,7 @@ dns_type_str(uint16_t type)
 	case DNS_T_A: return "A";
 	case DNS_T_CNAME: return "CNAME";
 	case DNS_T_PTR: return "PTR";
+	case DNS_T_NS: return "NS";
 	case DNS_T_MX: return "MX";
 	case DNS_T_TXT: return "TXT";
 	case DNS_T_AAAA: return "AAAA";
@@ -396,6 +397,7 @@ add_rdata(struct dns_result *res, const uint8_t *rd, size_t len)
 		break;
 	}
 	case DNS_T_PTR:
+	case DNS_T_NS:
 	case DNS_T_CNAME:
 		name_from_wire(&c, name, sizeof(name));
 		if (c.err || !cur_eof(&c))
@@ -468,6 +470,7 @@ result_new(const struct dns_query *q, enum dns_status st, enum dns_sec sec,
 	case DNS_T_TXT: res->txt = xcalloc(cap, sizeof(*res->txt)); break;
 	case DNS_T_MX: res->mx = xcalloc(cap, sizeof(*res->mx)); break;
 	case DNS_T_PTR:
+	case DNS_T_NS:
 	case DNS_T_CNAME: res->ptr = xcalloc(cap, sizeof(*res->ptr)); break;
 	case DNS_T_TLSA: res->tlsa = xcalloc(cap, sizeof(*res->tlsa)); break;
 	default: break;

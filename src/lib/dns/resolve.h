@@ -2,7 +2,7 @@
  * resolve.h - asynchronous DNS lookups integrated with libevent.
  *
  * Used by the relay (MX, A/AAAA, TLSA), the mx (SPF/DKIM/DMARC TXT, A/AAAA,
- * MX, PTR) and the tools. Two backends share this interface:
+ * MX, PTR) and the tools (ptt dns-check: NS too). Two backends share this interface:
  *   - libunbound (resolver_unbound_new): ub_ctx_create_event() on the
  *     caller's event base, ub_resolve_event(); no thread, no fork, so the
  *     daemons' seccomp lists stay short. DNSSEC validation when a trust
@@ -46,6 +46,7 @@ struct event_base;
 
 enum dns_type {
 	DNS_T_A = 1,
+	DNS_T_NS = 2,
 	DNS_T_CNAME = 5,
 	DNS_T_PTR = 12,
 	DNS_T_MX = 15,
@@ -99,7 +100,8 @@ struct dns_result {
 	struct dns_mx *mx;	/* DNS_T_MX, by preference */
 	struct in_addr *a;	/* DNS_T_A */
 	struct in6_addr *aaaa;	/* DNS_T_AAAA */
-	char **ptr;		/* DNS_T_PTR (also CNAME targets for DNS_T_CNAME) */
+	char **ptr;		/* DNS_T_PTR (also the targets of DNS_T_CNAME
+				 * and the servers of DNS_T_NS) */
 	struct dns_tlsa *tlsa;	/* DNS_T_TLSA */
 };
 
