@@ -62,6 +62,9 @@ int cmd_check(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_certs(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_queue(const struct ptt_ctx *ctx, int argc, char **argv);
+int cmd_spf(const struct ptt_ctx *ctx, int argc, char **argv);
+int cmd_dns_records(const struct ptt_ctx *ctx, int argc, char **argv);
+int cmd_dns_check(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_dkim(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_spam(const struct ptt_ctx *ctx, int argc, char **argv);
 
