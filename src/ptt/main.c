@@ -53,6 +53,14 @@ static const struct command {
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },
+	{ "spf", cmd_spf, "[--ip ADDR[/LEN]]... [--key FILE] [--primary HOST:PORT]",
+	  "publish or replace the domain's one SPF record (TSIG-signed update)" },
+	{ "dns-records", cmd_dns_records, "[--zone]",
+	  "print every record the domain needs, in zone-file form (--zone: "
+	  "with an SOA)" },
+	{ "dns-check", cmd_dns_check, "[--dns HOST:PORT [--dns-config FILE]]",
+	  "compare those records with what the resolver sees (ok, missing, "
+	  "different)" },
 	{ "spam", cmd_spam, "train --ham DIR --spam DIR -o MODEL | classify [-m MODEL] FILE|DIR...",
 	  "train a spam model from your own mail (directories or maildirs), "
 	  "or classify messages: PATH<TAB>spam|ham<TAB>SCORE" },
