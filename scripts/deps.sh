@@ -11,7 +11,8 @@ TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules python3
  python3-aiosmtpd iproute2 procps knot knot-dnsutils bind9-dnsutils unbound
  python3-spf python3-yaml python3-dnspython python3-dkim python3-authres
- opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server pebble"
+ opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server pebble
+ ldnsutils dns-root-data"
 
 want="$BUILD $TEST"
 case "${1:-all}" in
