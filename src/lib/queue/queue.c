@@ -28,6 +28,7 @@
 
 #define MAX_ENV (1 << 20)	/* an envelope file larger than this is bad */
 #define MAX_RCPT 10000
+#define V2_MAGIC "ptt-queue 2 "	/* first line of a stored file */
 
 struct queue {
 	int dirfd, tmpfd, msgfd, envfd, badfd;
@@ -334,12 +335,31 @@ q_env_parse(const char *text, size_t len, struct q_env *env)
 	return 0;
 }
 
-/* Write data to tmp/name, fsync, and rename it to dstfd/dst. */
+/* write() all of p. 0 or -1 (errno set; 0 for a short write). */
 static int
-put_file(struct queue *q, const char *tmpname, int dstfd, const char *dst,
-    const void *data, size_t len, char *err, size_t errlen)
+write_all(int fd, const char *p, size_t len)
 {
-	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = 0;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write head then data to tmp/name, fsync, and rename it to dstfd/dst. */
+static int
+put_file2(struct queue *q, const char *tmpname, int dstfd, const char *dst,
+    const void *head, size_t hlen, const void *data, size_t len, char *err,
+    size_t errlen)
+{
 	int fd;
 
 	fd = openat(q->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC |
@@ -348,17 +368,10 @@ put_file(struct queue *q, const char *tmpname, int dstfd, const char *dst,
 		snprintf(err, errlen, "queue: create %s: %s", tmpname, strerror(errno));
 		return PTT_EIO;
 	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(err, errlen, "queue: write %s: %s", tmpname,
-			    w < 0 ? strerror(errno) : "short write");
-			goto fail;
-		}
-		p += w;
-		len -= (size_t)w;
+	if (write_all(fd, head, hlen) != 0 || write_all(fd, data, len) != 0) {
+		snprintf(err, errlen, "queue: write %s: %s", tmpname,
+		    errno ? strerror(errno) : "short write");
+		goto fail;
 	}
 	if (fsync(fd) != 0) {
 		snprintf(err, errlen, "queue: fsync %s: %s", tmpname, strerror(errno));
@@ -380,6 +393,35 @@ fail:
 		close(fd);
 	unlinkat(q->tmpfd, tmpname, 0);
 	return PTT_EIO;
+}
+
+static int
+put_file(struct queue *q, const char *tmpname, int dstfd, const char *dst,
+    const void *data, size_t len, char *err, size_t errlen)
+{
+	return put_file2(q, tmpname, dstfd, dst, "", 0, data, len, err, errlen);
+}
+
+/*
+ * The prefix of a stored file ("ptt-queue 2 <envlen>\n"): 1 with *hlen
+ * (the line's length) and *envlen set when p starts with one, 0 when it
+ * does not (an envelope or a message of the first layout), PTT_EINVAL
+ * when it is malformed.
+ */
+static int
+v2_prefix(const char *p, size_t n, size_t *hlen, size_t *envlen)
+{
+	size_t m = sizeof(V2_MAGIC) - 1, i, v = 0;
+
+	if (n < m || memcmp(p, V2_MAGIC, m) != 0)
+		return 0;
+	for (i = m; i < n && i < m + 8 && p[i] >= '0' && p[i] <= '9'; i++)
+		v = v * 10 + (size_t)(p[i] - '0');
+	if (i == m || i >= n || p[i] != '\n' || v == 0 || v > MAX_ENV)
+		return PTT_EINVAL;
+	*hlen = i + 1;
+	*envlen = v;
+	return 1;
 }
 
 static int
@@ -432,8 +474,10 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
     char *err, size_t errlen)
 {
 	char tmp[QUEUE_ID_LEN + 8];
+	struct buf b, text;
 	int r;
 
+	buf_init(&text, MAX_ENV);
 	if (env->nrcpt == 0 || env->sender == NULL) {
 		snprintf(err, errlen, "queue: envelope without %s",
 		    env->nrcpt ? "sender" : "recipients");
@@ -448,17 +492,27 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
 	if (env->created == 0)
 		env->created = time(NULL);
 
-	snprintf(tmp, sizeof(tmp), "%s.msg", env->id);
-	if ((r = put_file(q, tmp, q->msgfd, env->id, msg, len, err, errlen)) != 0)
+	/* One file, envelope then message: one fsync of it, one of env/. */
+	buf_init(&b, MAX_ENV + 32);
+	q_env_format(env, &text);
+	if (buf_error(&text) || text.len > MAX_ENV) {
+		snprintf(err, errlen, "queue: envelope too large");
+		buf_free(&text);
+		buf_free(&b);
+		return PTT_ENOSPC;
+	}
+	buf_addf(&b, V2_MAGIC "%zu\n", text.len);
+	buf_add(&b, text.data, text.len);
+	buf_free(&text);
+	snprintf(tmp, sizeof(tmp), "%s.q", env->id);
+	r = put_file2(q, tmp, q->envfd, env->id, b.data, b.len, msg, len, err,
+	    errlen);
+	buf_free(&b);
+	if (r != 0)
 		return r;
-	if ((r = sync_dir(q->msgfd, "msg", err, errlen)) != 0)
-		goto undo;
-	snprintf(tmp, sizeof(tmp), "%s.env", env->id);
-	if ((r = put_env(q, env, tmp, err, errlen)) == 0)
+	if ((r = sync_dir(q->envfd, "env", err, errlen)) == 0)
 		return 0;
 	unlinkat(q->envfd, env->id, 0);
-undo:
-	unlinkat(q->msgfd, env->id, 0);
 	return r;
 }
 
@@ -472,6 +526,18 @@ queue_update(struct queue *q, const struct q_env *env, char *err,
 		snprintf(err, errlen, "queue: bad id");
 		return PTT_EINVAL;
 	}
+	/* A message stored with its first envelope keeps its file: a second
+	 * name for it in msg/ (made durable) before the envelope is
+	 * replaced by one of its own. */
+	if (faccessat(q->msgfd, env->id, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (linkat(q->envfd, env->id, q->msgfd, env->id, 0) != 0) {
+			snprintf(err, errlen, "queue: link %s to msg/: %s",
+			    env->id, strerror(errno));
+			return errno == ENOENT ? PTT_ENOENT : PTT_EIO;
+		}
+		if (sync_dir(q->msgfd, "msg", err, errlen) != 0)
+			return PTT_EIO;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.env.%u", env->id, q->seq++);
 	return put_env(q, env, tmp, err, errlen);
 }
@@ -479,55 +545,86 @@ queue_update(struct queue *q, const struct q_env *env, char *err,
 int
 queue_remove(struct queue *q, const char *id)
 {
-	char err[256];
-
 	if (!valid_id(id))
 		return PTT_EINVAL;
 	if (unlinkat(q->envfd, id, 0) != 0)
 		return errno == ENOENT ? PTT_ENOENT : PTT_EIO;
-	if (sync_dir(q->envfd, "env", err, sizeof(err)) != 0)
-		log_warn(id, "%s", err);
 	if (unlinkat(q->msgfd, id, 0) != 0 && errno != ENOENT)
 		log_warn(id, "queue: unlink msg: %s", strerror(errno));
 	return 0;
 }
 
+/* Append up to max bytes from fd's offset off to out. */
 static int
-read_at(int dirfd, const char *name, struct buf *out, size_t max)
+read_fd(int fd, off_t off, struct buf *out, size_t max)
 {
 	char chunk[65536];
-	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t got = 0;
+
+	while (got < max) {
+		size_t want = max - got < sizeof(chunk) ? max - got : sizeof(chunk);
+		ssize_t n = pread(fd, chunk, want, off + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return PTT_EIO;
+		if (n == 0)
+			break;
+		buf_add(out, chunk, (size_t)n);
+		got += (size_t)n;
+	}
+	return buf_error(out);
+}
+
+/*
+ * Open dirfd/name and tell a stored file ("ptt-queue 2" prefix: *v2, with
+ * the prefix line's length *hlen and the envelope's length *envlen after
+ * it) from a bare envelope or message. *fdp is open on success.
+ */
+static int
+open_stored(int dirfd, const char *name, int *fdp, size_t *hlen,
+    size_t *envlen, bool *v2)
+{
+	struct buf h;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
 
 	if (fd < 0)
 		return errno == ENOENT ? PTT_ENOENT : PTT_EIO;
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			close(fd);
-			return PTT_EIO;
-		}
-		if (max && out->len + (size_t)n > max) {
-			close(fd);
-			return PTT_ENOSPC;
-		}
-		buf_add(out, chunk, (size_t)n);
+	buf_init(&h, 0);
+	r = read_fd(fd, 0, &h, 32);
+	if (r == 0)
+		r = v2_prefix(h.data ? h.data : "", h.len, hlen, envlen);
+	buf_free(&h);
+	if (r < 0) {
+		close(fd);
+		return r;
 	}
-	close(fd);
-	return buf_error(out);
+	*v2 = r == 1;
+	*fdp = fd;
+	return 0;
 }
 
 int
 queue_load(struct queue *q, const char *id, struct q_env *env)
 {
 	struct buf b;
-	int r;
+	size_t hlen = 0, envlen = 0;
+	bool v2;
+	int fd, r;
 
 	if (!valid_id(id))
 		return PTT_EINVAL;
 	buf_init(&b, 0);
-	if ((r = read_at(q->envfd, id, &b, MAX_ENV)) == 0) {
+	if ((r = open_stored(q->envfd, id, &fd, &hlen, &envlen, &v2)) != 0)
+		return r;
+	if (v2)		/* the envelope only, not the message after it */
+		r = read_fd(fd, (off_t)hlen, &b, envlen);
+	else
+		r = read_fd(fd, 0, &b, MAX_ENV + 1);
+	close(fd);
+	if (r == 0 && (v2 ? b.len != envlen : b.len > MAX_ENV))
+		r = v2 ? PTT_EINVAL : PTT_ENOSPC;
+	if (r == 0) {
 		r = q_env_parse(b.data, b.len, env);
 		if (r == 0 && strcmp(env->id, id) != 0) {
 			q_env_free(env);
@@ -538,12 +635,51 @@ queue_load(struct queue *q, const char *id, struct q_env *env)
 	return r;
 }
 
+/*
+ * Where id's message is: msg/<id> (a bare message, or a stored file linked
+ * there by queue_update), else inside env/<id>. *fdp is open, the message
+ * starts at *start and is *len octets long.
+ */
+static int
+find_msg(struct queue *q, const char *id, int *fdp, off_t *start, size_t *len)
+{
+	size_t hlen = 0, envlen = 0;
+	struct stat st;
+	bool v2;
+	int r = open_stored(q->msgfd, id, fdp, &hlen, &envlen, &v2);
+
+	if (r == PTT_ENOENT) {
+		r = open_stored(q->envfd, id, fdp, &hlen, &envlen, &v2);
+		if (r == 0 && !v2) {	/* an envelope without its message */
+			close(*fdp);
+			return PTT_ENOENT;
+		}
+	}
+	if (r != 0)
+		return r;
+	*start = v2 ? (off_t)(hlen + envlen) : 0;
+	if (fstat(*fdp, &st) != 0 || st.st_size < *start) {
+		close(*fdp);
+		return PTT_EINVAL;
+	}
+	*len = (size_t)(st.st_size - *start);
+	return 0;
+}
+
 int
 queue_read_msg(struct queue *q, const char *id, struct buf *out)
 {
+	off_t start;
+	size_t len;
+	int fd, r;
+
 	if (!valid_id(id))
 		return PTT_EINVAL;
-	return read_at(q->msgfd, id, out, 0);
+	if ((r = find_msg(q, id, &fd, &start, &len)) != 0)
+		return r;
+	r = read_fd(fd, start, out, len);
+	close(fd);
+	return r;
 }
 
 /* Names in a directory (caller frees the array and names). */
@@ -624,8 +760,9 @@ walk(struct queue *q, bool recover, void (*cb)(const struct q_env *, void *),
 	names = list_dir(q->envfd, &n);
 	for (i = 0; i < n; i++) {
 		struct q_env env;
-		struct stat st;
-		int r = queue_load(q, names[i], &env);
+		off_t start;
+		size_t mlen;
+		int fd, r = queue_load(q, names[i], &env);
 
 		if (r == PTT_ENOENT)
 			continue;	/* removed meanwhile */
@@ -634,8 +771,11 @@ walk(struct queue *q, bool recover, void (*cb)(const struct q_env *, void *),
 				move_bad(q, names[i], ptt_strerror(r));
 			continue;
 		}
-		if (fstatat(q->msgfd, names[i], &st, 0) != 0 ||
-		    (size_t)st.st_size != env.size) {
+		if (find_msg(q, names[i], &fd, &start, &mlen) == 0)
+			close(fd);
+		else
+			mlen = SIZE_MAX;
+		if (mlen != env.size) {
 			if (recover)
 				move_bad(q, names[i], "message file missing or "
 				    "of the wrong size");

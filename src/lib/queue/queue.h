@@ -3,17 +3,28 @@
  *
  * Layout under the queue directory (0700):
  *   tmp/   files being written
- *   msg/   <id>: the message, exactly as it will be sent
- *   env/   <id>: its envelope (sender, DSN parameters, per-recipient state)
+ *   env/   <id>: the stored file: a line "ptt-queue 2 <n>", the envelope
+ *          (n octets: sender, DSN parameters, per-recipient state), then
+ *          the message exactly as it will be sent; or, once the envelope
+ *          changed, the envelope alone
+ *   msg/   <id>: the stored file again (a hard link made before the first
+ *          envelope change, so the message survives the rewrite), or a
+ *          bare message of the first layout (before stored files; still
+ *          read, so an old queue needs no migration)
  *   bad/   envelopes that did not parse, moved aside (never deleted)
  * A message is queued from the moment env/<id> exists. queue_store()
- * returns 0 only after the message and its envelope were written to temp
- * files, fsync'd, renamed into place and both directories fsync'd: only then
- * may the relay answer 250 (RFC 5321 6.1: once accepted, a message must not
- * be lost). Every later change of state rewrites the envelope the same way
- * (temp, fsync, rename, fsync dir). Removal unlinks the envelope first, so
- * a crash leaves at worst a message file without envelope, which
- * queue_recover() deletes (it was never acknowledged or is already done).
+ * returns 0 only after the stored file was written to a temp file,
+ * fsync'd, renamed into env/ and env/ fsync'd: two fsyncs per message,
+ * message and envelope together; only then may the relay answer 250 (RFC
+ * 5321 6.1: once accepted, a message must not be lost). Every later change
+ * of state rewrites the envelope the same way (temp, fsync, rename, fsync
+ * dir; the first change links the stored file into msg/ and fsyncs msg/
+ * before). Removal unlinks the envelope first, so a crash leaves at worst
+ * a message file without envelope, which queue_recover() deletes (it was
+ * never acknowledged or is already done). Removal does not fsync: it
+ * becomes durable with the next store's directory fsync or the kernel's
+ * writeback, and a power loss before that delivers the message again —
+ * at least once, never lost (a killed process loses nothing either way).
  *
  * All file access is relative to the directory's descriptor (openat), so
  * the relay can hold it under Landlock with nothing else writable.

@@ -1,7 +1,9 @@
 /*
  * test_queue.c - the durable queue: round trips, recovery, corruption, and
- * a child storing messages that is SIGKILLed at random moments: every
- * message it was told is stored must be there, whole, afterwards.
+ * a child storing (and updating) messages that is SIGKILLed at random
+ * moments: every message it was told is stored must be there, whole,
+ * afterwards. Both layouts: stored files (envelope and message in one
+ * file, env/<id>) and the first layout's bare msg/<id> + env/<id>.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +84,13 @@ storer(int wfd)
 			    env.id, len, body[0]);
 			if (write(wfd, line, (size_t)n) != n)
 				_exit(3);
+			/* Every other message changes state once or twice
+			 * (a link to msg/, then envelope rewrites). */
+			for (unsigned u = 0; u < i % 3; u++) {
+				env.rcpt[0].attempts++;
+				if (queue_update(q, &env, err, sizeof(err)) != 0)
+					_exit(4);
+			}
 		}
 		q_env_free(&env);
 	}
@@ -115,8 +124,20 @@ main(void)
 	r = q_env_add_rcpt(&env, "jos\xc3\xa9@example.test");
 	is_int(queue_store(q, &env, "Subject: x\r\n\r\nhello\r\n", 21, err, sizeof(err)), 0, "stores a message");
 	is_int(strlen(env.id), 12, "assigns an id");
-	ok(file_exists("env", env.id) && file_exists("msg", env.id), "envelope and message are in place");
 	ptt_strlcpy(id, env.id, sizeof(id));
+	ok(file_exists("env", id) && !file_exists("msg", id),
+	    "envelope and message are in place: one file, env/<id>");
+	{
+		char p[256], head[16] = "";
+		FILE *f;
+		snprintf(p, sizeof(p), "%s/env/%s", dir, id);
+		if ((f = fopen(p, "r")) != NULL) {
+			if (fgets(head, sizeof(head), f) == NULL)
+				head[0] = '\0';
+			fclose(f);
+		}
+		ok(strncmp(head, "ptt-queue 2 ", 12) == 0, "it starts with the stored-file line");
+	}
 
 	is_int(queue_load(q, id, &got), 0, "loads the envelope back");
 	is_str(got.sender, "", "null sender survives");
@@ -148,6 +169,12 @@ main(void)
 	is_int(queue_read_msg(q, id, &b), 0, "reads the message");
 	is_str(b.data, "Subject: x\r\n\r\nhello\r\n", "message bytes intact");
 	buf_free(&b);
+	ok(file_exists("msg", id), "after an update the stored file is also msg/<id>");
+	is_int(queue_update(q, &env, err, sizeof(err)), 0, "a second update");
+	buf_init(&b, 0);
+	is_int(queue_read_msg(q, id, &b), 0, "reads the message again");
+	is_str(b.data, "Subject: x\r\n\r\nhello\r\n", "still intact");
+	buf_free(&b);
 	q_env_free(&env);
 
 	is_int(queue_load(q, "../../etc/passwd", &got), PTT_EINVAL, "ids are checked before use");
@@ -158,14 +185,46 @@ main(void)
 	is_int(queue_store(q, &env, "x", 1, err, sizeof(err)), PTT_EINVAL, "no recipients, no store");
 	q_env_free(&env);
 
+	/* The first layout (bare msg/<id> and env/<id>) is still read. */
+	{
+		struct q_env old;
+		struct buf t;
+		memset(&old, 0, sizeof(old));
+		snprintf(old.id, sizeof(old.id), "OLDLAYOUT1");
+		old.sender = strdup("a@b");
+		old.created = 1;
+		old.size = 12;
+		q_env_add_rcpt(&old, "c@d");
+		buf_init(&t, 0);
+		q_env_format(&old, &t);
+		write_file("env", "OLDLAYOUT1", t.data);
+		write_file("msg", "OLDLAYOUT1", "Subject: o\r\n");
+		buf_free(&t);
+		is_int(queue_load(q, "OLDLAYOUT1", &got), 0, "an envelope of the first layout loads");
+		q_env_free(&got);
+		buf_init(&b, 0);
+		is_int(queue_read_msg(q, "OLDLAYOUT1", &b), 0, "its bare message reads");
+		is_str(b.data, "Subject: o\r\n", "whole");
+		buf_free(&b);
+		old.rcpt[0].attempts = 2;
+		is_int(queue_update(q, &old, err, sizeof(err)), 0, "and updates");
+		q_env_free(&old);
+	}
+	/* A stored file whose prefix line is broken. */
+	write_file("env", "BADPFX1", "ptt-queue 2 x\nptt-queue 1\n");
+	is_int(queue_load(q, "BADPFX1", &got), PTT_EINVAL, "a broken prefix line is refused");
+
 	/* Recovery: orphan message, truncated envelope, missing message. */
 	write_file("msg", "ORPHAN1", "never acknowledged");
 	write_file("tmp", "HALF.msg", "half written");
 	write_file("env", "TRUNC1", "ptt-queue 1\nid TRUNC1\ncreated 1\n");
 	write_file("env", "NOMSG1", "ptt-queue 1\nid NOMSG1\ncreated 1\nsize 5\nsender a@b\nenvid -\nret 0\nrequire_tls 0\nsmtputf8 0\neightbit 0\norigin -\ndelay_notified 0\nrcpt c@d pending 0 0 0 - - - -\nend\n");
 	n = 0;
-	is_int(queue_recover(q, count_cb, &n), 1, "recovery finds the one good message");
-	is_int(n, 1, "callback called once");
+	is_int(queue_recover(q, count_cb, &n), 2, "recovery finds the two good messages");
+	is_int(n, 2, "callback called twice");
+	ok(file_exists("bad", "BADPFX1"), "the broken stored file moved to bad/");
+	is_int(queue_remove(q, "OLDLAYOUT1"), 0, "a message of the first layout is removed");
+	ok(!file_exists("env", "OLDLAYOUT1") && !file_exists("msg", "OLDLAYOUT1"), "both its files");
 	ok(!file_exists("msg", "ORPHAN1"), "message without envelope removed");
 	ok(!file_exists("tmp", "HALF.msg"), "tmp emptied");
 	ok(file_exists("bad", "TRUNC1") && !file_exists("env", "TRUNC1"), "truncated envelope moved to bad/");
