@@ -12,7 +12,7 @@ TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  python3-aiosmtpd iproute2 procps knot knot-dnsutils bind9-dnsutils unbound
  python3-spf python3-yaml python3-dnspython python3-dkim python3-authres
  opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server pebble
- ldnsutils dns-root-data"
+ ldnsutils dns-root-data spamassassin spamd spamc"
 
 want="$BUILD $TEST"
 case "${1:-all}" in
