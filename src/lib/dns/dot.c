@@ -254,8 +254,11 @@ dot_start(struct resolver *r, struct dns_query *q)
 		dq_fail(dq, "TLS setup failed");
 		return;
 	}
+	/* Deferred callbacks: a connect that fails at once reports from the
+	 * event loop, never from inside bufferevent_socket_connect. */
 	dq->bev = bufferevent_openssl_socket_new(b->base, -1, dq->ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS);
 	if (dq->bev == NULL) {
 		SSL_free(dq->ssl);
 		free(wire);
@@ -275,9 +278,9 @@ dot_start(struct resolver *r, struct dns_query *q)
 	tv.tv_sec = b->timeout_ms / 1000;
 	tv.tv_usec = (b->timeout_ms % 1000) * 1000;
 	evtimer_add(dq->timer, &tv);
-	if (bufferevent_socket_connect(dq->bev, (struct sockaddr *)&b->sa,
-	    (int)b->salen) != 0)
-		dq_fail(dq, "resolver unreachable");
+	/* On failure the error event, or else the timer, finishes dq. */
+	(void)bufferevent_socket_connect(dq->bev, (struct sockaddr *)&b->sa,
+	    (int)b->salen);
 }
 
 static void

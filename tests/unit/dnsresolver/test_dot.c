@@ -280,6 +280,21 @@ main(void)
 		g = ask(res, "plain.test");
 		ok(!c.done && g.st == DNS_OK, "cancelled query: no callback");
 	}
+	/* nobody listening: a failure, reported from the event loop */
+	{
+		int cfd = net_listen("127.0.0.1:0", err, sizeof(err));
+		char closed[64];
+		struct resolver *r2;
+		struct resolver_opts o2;
+		memset(&o2, 0, sizeof(o2));
+		snprintf(closed, sizeof(closed), "127.0.0.1:%d", net_local_port(cfd));
+		close(cfd);
+		resolver_opts_dot(&o2, closed, ca);
+		r2 = resolver_unbound_new(base, &o2, &rerr);
+		g = ask(r2, "secure.test");
+		ok(g.st == DNS_TEMPFAIL && g.n == 0, "resolver not listening: TEMPFAIL");
+		resolver_free(r2);
+	}
 	resolve_a(res, "silent.test", on_res, &g);	/* freed in flight */
 	resolver_free(res);
 	event_free(lev);
