@@ -103,10 +103,9 @@ ede_dnssec(ldns_pkt *pkt)
 	return false;
 }
 
-static void
-dq_answer(struct dot_query *dq, const uint8_t *wire, size_t len)
+void
+dot_answer(struct dns_query *q, uint16_t id, const uint8_t *wire, size_t len)
 {
-	struct dns_query *q = dq->q;
 	ldns_pkt *pkt = NULL;
 	ldns_rr_list *qs;
 	ldns_rr *qr;
@@ -115,7 +114,8 @@ dq_answer(struct dot_query *dq, const uint8_t *wire, size_t len)
 	int rc;
 
 	if (ldns_wire2pkt(&pkt, wire, len) != LDNS_STATUS_OK) {
-		dq_fail(dq, "malformed response");
+		resolve_done(q, DNS_TEMPFAIL, DNS_SEC_INSECURE, 0, NULL, NULL,
+		    0, "malformed response");
 		return;
 	}
 	qs = ldns_pkt_question(pkt);
@@ -123,20 +123,17 @@ dq_answer(struct dot_query *dq, const uint8_t *wire, size_t len)
 	if (ldns_str2rdf_dname(&want, dns_query_name(q)[0] ?
 	    dns_query_name(q) : ".") != LDNS_STATUS_OK)
 		want = NULL;
-	match = ldns_pkt_id(pkt) == dq->id && ldns_pkt_qr(pkt) && qr &&
+	match = ldns_pkt_id(pkt) == id && ldns_pkt_qr(pkt) && qr &&
 	    want && ldns_dname_compare(ldns_rr_owner(qr), want) == 0 &&
 	    ldns_rr_get_type(qr) == dns_query_type(q) &&
 	    ldns_rr_get_class(qr) == LDNS_RR_CLASS_IN;
 	if (want)
 		ldns_rdf_deep_free(want);
-	if (!match) {
-		ldns_pkt_free(pkt);
-		dq_fail(dq, "response does not match the query");
-		return;
-	}
 	rc = ldns_pkt_get_rcode(pkt);
-	dns_query_set_priv(q, NULL);
-	if (rc == LDNS_RCODE_NOERROR)
+	if (!match)
+		resolve_done(q, DNS_TEMPFAIL, DNS_SEC_INSECURE, 0, NULL, NULL,
+		    0, "response does not match the query");
+	else if (rc == LDNS_RCODE_NOERROR)
 		resolve_done_pkt(q, pkt, ldns_pkt_ad(pkt) ? DNS_SEC_SECURE :
 		    DNS_SEC_INSECURE);
 	else if (rc == LDNS_RCODE_NXDOMAIN)
@@ -149,7 +146,18 @@ dq_answer(struct dot_query *dq, const uint8_t *wire, size_t len)
 		resolve_done(q, DNS_TEMPFAIL, DNS_SEC_INSECURE, 0, NULL, NULL,
 		    0, rc == LDNS_RCODE_REFUSED ? "refused" : "server failure");
 	ldns_pkt_free(pkt);
-	dq_free(dq);
+}
+
+/* Complete dq's query with the response and free dq (the query itself is
+ * delivered later, from the event loop). */
+static void
+dq_answer(struct dot_query *dq, const uint8_t *wire, size_t len)
+{
+	struct dns_query *q = dq->q;
+
+	dns_query_set_priv(q, NULL);
+	dot_answer(q, dq->id, wire, len);
+	dq_free(dq);		/* wire points into dq's buffer: after */
 }
 
 static void

@@ -251,5 +251,10 @@ void resolve_done(struct dns_query *q, enum dns_status st, enum dns_sec sec,
 struct ldns_struct_pkt;
 void resolve_done_pkt(struct dns_query *q, struct ldns_struct_pkt *pkt,
     enum dns_sec sec);
+/* dot.c: complete q with a DNS over TLS response (the message without its
+ * length prefix) to the query sent with this id; any mismatch or malformed
+ * byte is a TEMPFAIL. Exposed for the fuzz harness. */
+void dot_answer(struct dns_query *q, uint16_t id, const uint8_t *wire,
+    size_t len);
 
 #endif
