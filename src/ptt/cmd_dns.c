@@ -846,6 +846,21 @@ on_answer(const struct dns_result *res, void *arg)
 				r->have = xstrdup(have[k]);
 			}
 		}
+		if (r->match == M_PREFIX) {
+			/* one record of its kind, never two (RFC 7208 4.5,
+			 * RFC 7489 6.6.3): a second one is a difference */
+			size_t same = 0;
+			for (size_t k = 0; k < n; k++)
+				if (starts_tag(have[k], r->prefix))
+					same++;
+			for (size_t k = 0; same > 1 && k < n; k++)
+				if (starts_tag(have[k], r->prefix) &&
+				    strcmp(have[k], r->data) != 0) {
+					r->verdict = V_DIFFERENT;
+					free(r->have);
+					r->have = xstrdup(have[k]);
+				}
+		}
 		if (r->verdict == V_OK) {
 			free(r->have);
 			r->have = NULL;

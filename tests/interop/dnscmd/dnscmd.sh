@@ -109,6 +109,21 @@ grep -qE '^different +TLS-RPT' "$WORK/check2.out" && grep -qF 'want: "v=TLSRPTv1
 	grep -qF 'have: "v=TLSRPTv1; rua=mailto:other@example.test"' "$WORK/check2.out"
 ok $? "TLS-RPT: different, with both values"
 grep -qE '^ok +MX ' "$WORK/check2.out"; ok $? "the others still ok"
+# a second SPF record next to the right one is a difference too
+cur=$(kdig +short @127.0.0.1 -p "$P" example.test TXT | grep '^"v=spf1')
+nsupdate -y "hmac-sha256:ptt:$S" > "$WORK/ns2.out" 2>&1 <<E
+server 127.0.0.1 $P
+zone example.test
+update add example.test. 60 TXT "v=spf1 ip4:192.0.2.99 -all"
+send
+E
+sleep 2
+"$PTT" dns-check > "$WORK/check4.out" 2>&1
+grep -qE '^different +SPF' "$WORK/check4.out" && grep -qF 'v=spf1 ip4:192.0.2.99 -all' "$WORK/check4.out" &&
+	grep -qF 'v=spf1 ip4:127.0.0.2 ip6:2001:db8::1/64 -all' "$WORK/check4.out"
+ok $? "two SPF records: different, both shown"
+"$PTT" spf --ip 127.0.0.2 --ip 2001:db8::1/64 > /dev/null 2>&1 && [ "$(spfs)" = 1 ]
+ok $? "ptt spf puts it right: one SPF record again"
 printf 'server:\n    local-zone: "test." nodefault\n' > "$WORK/ub.conf"
 "$PTT" dns-check --dns "127.0.0.1:$RP" --dns-config "$WORK/ub.conf" > "$WORK/check3.out" 2>&1
 [ $? = 1 ] && grep -qE '^missing +DMARC' "$WORK/check3.out" && grep -qE '^ok +DKIM ' "$WORK/check3.out"
