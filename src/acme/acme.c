@@ -20,9 +20,12 @@
  * for the challenge records.
  * Talks to: the ACME server (HTTPS, its CA bundle read at start) and the
  * DNS primary (TSIG-signed UPDATE).
- * Sandbox: after start, files only in the certs directory (read-write),
- * TCP connections only to the ports of the directory URL and the DNS
- * primary, unprivileged uid. Signalling other services is not possible
+ * Sandbox: after start, files only in the certs directory (read-write,
+ * reached through a directory fd opened before) and the resolver's files,
+ * TCP connections only to the directory URL's port (and the DNS primary's
+ * with dns_tcp; the updates go over UDP otherwise), unprivileged uid that
+ * owns the certs directory. The directory URL's host is resolved once at
+ * start (libcurl would need a socketpair per lookup inside the sandbox). Signalling other services is not possible
  * from inside it (Landlock scopes signals), so when services are to be
  * told, a small helper forked before any secret is loaded stays outside:
  * it reads one byte per new certificate from a pipe and sends SIGHUP to
