@@ -47,7 +47,11 @@ respond(struct bufferevent *bev, const uint8_t *q, size_t len)
 	last_ad = ldns_pkt_ad(qp);
 	last_rd = ldns_pkt_rd(qp);
 	qr = ldns_rr_list_rr(ldns_pkt_question(qp), 0);
-	qname = ldns_rdf2str(ldns_rr_owner(qr));
+	qname = qr ? ldns_rdf2str(ldns_rr_owner(qr)) : NULL;
+	if (qname == NULL) {
+		ldns_pkt_free(qp);
+		return;
+	}
 	if (strcmp(qname, "silent.test.") == 0) {
 		free(qname);
 		ldns_pkt_free(qp);
