@@ -70,7 +70,7 @@ tsig_key = $KEYS/ptt-acme
 propagation_wait = 0
 retry_min = 1s
 state = $STATE
-notify_pidfiles = $WORK/svc.pid
+notify_pidfiles = $WORK/svc.pid $WORK/probe.pid
 E
 CERT=$STATE/certs/mail.example.test.pem
 KEY=$STATE/certs/mail.example.test.key
@@ -106,12 +106,35 @@ n=$(G log --format=%s | grep -c 'by key ptt-acme')
 ! grep -q '_acme-challenge' "$ZONES/example.test.zone"; ok $? "and the zone file is clean again"
 wait_line "$WORK/hups" hup 5; ok $? "the service got SIGHUP"
 
-# ---- forced renewal ----
+# ---- forced renewal, seen by a TLS server that reloads on SIGHUP ----
 s1=$(openssl x509 -in "$CERT" -noout -serial)
 k1=$(openssl pkey -in "$KEY" -pubout | openssl sha256)
-kill -USR1 "$(cat "$WORK/acme.pid")"
-for i in $(seq 200); do [ "$(grep -c 'issued' "$WORK/acme.log")" -ge 2 ] && break
+TP=$(free_port)
+start_bg probe "$PTT_BUILD/tests/interop/acme/acme_tls_probe" "127.0.0.1:$TP" "$CERT" "$KEY" "$WORK/probe.pid"
+wait_line "$WORK/probe.log" listening 5
+cat > "$WORK/renew.sh" <<E
+kill -USR1 \$(cat "$WORK/acme.pid")
+for i in \$(seq 200); do [ "\$(grep -c issued "$WORK/acme.log")" -ge 2 ] && break
 	grep -q 'renewal failed' "$WORK/acme.log" && break; sleep 0.1; done
+for i in \$(seq 50); do grep -q reload "$WORK/probe.log" && break; sleep 0.1; done
+E
+cat > "$WORK/client.py" <<'E'
+import hashlib, socket, ssl, subprocess, sys
+port, root, trigger = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=root)
+def connect():
+    t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                        server_hostname="mx.example.test")
+    return t, hashlib.sha256(t.getpeercert(binary_form=True)).hexdigest()
+a, fa = connect()
+a.sendall(b"one\n"); a.recv(64)
+subprocess.run(["bash", trigger], check=True)
+b, fb = connect()
+a.sendall(b"still here\n")
+print(fa, fb, a.recv(64).decode().strip().replace(" ", "_"))
+E
+read -r fa fb echo < <($PY "$WORK/client.py" "$TP" "$WORK/root.pem" "$WORK/renew.sh" 2>"$WORK/client.err")
+fp() { openssl x509 -in "$1" -outform der | sha256sum | cut -d' ' -f1; }
 [ "$(grep -c 'issued' "$WORK/acme.log")" = 2 ]; ok $? "SIGUSR1 forces a renewal"
 s2=$(openssl x509 -in "$CERT" -noout -serial)
 [ "$s1" != "$s2" ]; ok $? "the certificate was replaced ($s1 -> $s2)"
@@ -120,6 +143,11 @@ openssl verify -CAfile "$WORK/root.pem" -untrusted "$WORK/intermediate.pem" "$CE
 ok $? "the new one verifies too"
 for i in $(seq 50); do [ "$(grep -c hup "$WORK/hups")" -ge 2 ] && break; sleep 0.1; done
 [ "$(grep -c hup "$WORK/hups")" = 2 ]; ok $? "the service got a second SIGHUP"
+grep -q '^reloaded' "$WORK/probe.log"; ok $? "a TLS server told by SIGHUP reloaded it (tls_server_reload)"
+[ -n "${fb:-}" ] && [ "$fb" = "$(fp "$CERT")" ] && [ "$fa" != "$fb" ]
+ok $? "new connections get the new certificate, verified by Python's ssl"
+[ "${echo:-}" = "still_here" ]; ok $? "a connection made before the reload still carries data"
+[ -s "$WORK/client.err" ] && sed 's/^/# /' "$WORK/client.err"
 kill "$(cat "$WORK/acme.pid")"
 for i in $(seq 50); do kill -0 "$(cat "$WORK/acme.pid")" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$(cat "$WORK/acme.pid")" 2>/dev/null; ok $? "SIGTERM stops ptt-acme (helper and worker)"
@@ -149,5 +177,15 @@ rc=$?
 	openssl verify -CAfile "$WORK/root.pem" -untrusted "$WORK/intermediate.pem" "$CERT" >/dev/null 2>&1
 ok $? "--once --force issues a new certificate and exits 0 (exit $rc)"
 [ $rc = 0 ] || sed 's/^/# /' "$WORK/force.log" | tail -20
+
+# ---- an unreachable CA: failures back off exponentially up to retry_max ----
+CP=$(free_port)
+start_bg backoff "$ACME" -c "$WORK/ptt.conf" -o notify_pidfiles= -o names=other.example.test \
+	-o directory="https://127.0.0.1:$CP/dir" -o retry_max=2s
+for i in $(seq 100); do [ "$(grep -c 'renewal failed' "$WORK/backoff.log")" -ge 3 ] && break; sleep 0.1; done
+kill "$(cat "$WORK/backoff.pid")"
+waits=$(grep -o 'next attempt in [0-9]*s' "$WORK/backoff.log" | head -3 | awk '{print $4}' | tr '\n' ' ')
+[ "$waits" = "1s 2s 2s " ]; ok $? "unreachable CA: retried after 1s, 2s, 2s (doubling, capped)"
+grep -m1 'renewal failed' "$WORK/backoff.log" | sed 's/^/# /'
 
 done_testing
