@@ -122,6 +122,8 @@ struct sched {
 	size_t nitems;
 	unsigned nconn;		/* sessions, all destinations */
 	unsigned inflight;	/* jobs handed to a session */
+	struct smtp_client **quitting;	/* sessions whose QUIT is in flight */
+	size_t nquitting;
 	struct event *tick, *kick;
 	bool stopping;
 	void (*stop_done)(void *);
@@ -221,8 +223,7 @@ dsn_to_local(struct relay *r, const char *id, struct q_env *denv)
 		log_info(id, "notification to <%s> goes to <%s>",
 		    denv->rcpt[0].addr, x.env[0].rcpt[i].addr);
 	q_env_free(denv);
-	*denv = x.env[0];
-	memset(&x.env[0], 0, sizeof(x.env[0]));
+	relay_expansion_take(&x, 0, denv);
 	relay_expansion_free(&x);
 	return 0;
 }
@@ -509,6 +510,13 @@ conn_tls(const struct conn *k)
 static void
 on_quit(struct smtp_client *c, const struct smtp_result *res, void *arg)
 {
+	struct sched *s = arg;
+
+	for (size_t i = 0; i < s->nquitting; i++)
+		if (s->quitting[i] == c) {
+			s->quitting[i] = s->quitting[--s->nquitting];
+			break;
+		}
 	smtp_client_free(c);
 }
 
@@ -524,9 +532,14 @@ conn_close(struct conn *k)
 	if (k->idle != NULL)
 		event_free(k->idle);
 	if (k->c != NULL) {
-		if (k->ready && smtp_client_alive(k->c))
-			smtp_client_quit(k->c, on_quit, NULL);
-		else
+		if (k->ready && smtp_client_alive(k->c)) {
+			/* Remembered, so sched_free() can end a QUIT that is
+			 * still in flight when the loop stops. */
+			s->quitting = xreallocarray(s->quitting,
+			    s->nquitting + 1, sizeof(*s->quitting));
+			s->quitting[s->nquitting++] = k->c;
+			smtp_client_quit(k->c, on_quit, s);
+		} else
 			smtp_client_free(k->c);
 	}
 	buf_free(&k->msg);
@@ -1066,6 +1079,9 @@ sched_free(struct sched *s)
 	}
 	while ((it = TAILQ_FIRST(&s->items)) != NULL)
 		item_free(s, it);
+	while (s->nquitting > 0)
+		smtp_client_free(s->quitting[--s->nquitting]);
+	free(s->quitting);
 	event_free(s->tick);
 	event_free(s->kick);
 	free(s);

@@ -255,6 +255,17 @@ relay_expansion_clear(struct relay_expansion *x, int g)
 }
 
 void
+relay_expansion_take(struct relay_expansion *x, int g, struct q_env *out)
+{
+	for (size_t i = 0; i < x->env[g].nrcpt; i++)
+		free(x->via[g][i]);
+	free(x->via[g]);
+	x->via[g] = NULL;
+	*out = x->env[g];
+	memset(&x->env[g], 0, sizeof(x->env[g]));
+}
+
+void
 relay_expansion_free(struct relay_expansion *x)
 {
 	relay_expansion_clear(x, 0);

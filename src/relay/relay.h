@@ -137,6 +137,9 @@ bool relay_is_local(const struct relay_local *l, const char *addr);
 int relay_expand(const struct relay_local *l, const struct q_env *in,
     struct relay_expansion *x);
 void relay_expansion_clear(struct relay_expansion *x, int g);
+/* Move envelope g out of x into out (zeroed by the caller or freed). */
+void relay_expansion_take(struct relay_expansion *x, int g,
+    struct q_env *out);
 void relay_expansion_free(struct relay_expansion *x);
 /* l for the relay's current users, secrets and clock. */
 void relay_local_of(const struct relay *r, struct relay_local *l);
