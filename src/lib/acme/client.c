@@ -42,6 +42,7 @@ struct acme_client {
 	CURL *curl;
 	CURLM *multi;		/* made at start: its wakeup socketpair too */
 	struct curl_slist *resolve;	/* the directory host, resolved at start */
+	bool pin;		/* no resolving after start (pin_resolve) */
 	char *directory, *contact, *ua, *ca;
 	size_t ca_len;
 	EVP_PKEY *key;
@@ -140,6 +141,29 @@ on_header(char *p, size_t size, size_t n, void *arg)
  * not be able to start one). NULL for an IP literal or when it fails
  * (curl then resolves itself).
  */
+/* The host of url (lowercase is not needed: compared as curl gives it),
+ * or NULL. Caller frees with curl_free. */
+static char *
+url_host(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		host = NULL;
+	curl_url_cleanup(u);
+	return host;
+}
+
+static bool
+is_ip_literal(const char *host)
+{
+	unsigned char tmp[16];
+
+	return host[0] == '[' || inet_pton(AF_INET, host, tmp) == 1;
+}
+
 static struct curl_slist *
 resolve_now(const char *url)
 {
@@ -148,13 +172,12 @@ resolve_now(const char *url)
 	struct addrinfo hints, *res = NULL, *ai;
 	struct curl_slist *list = NULL;
 	struct buf b;
-	unsigned char tmp[16];
 
 	buf_init(&b, 4096);
 	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	    CURLUE_OK || host[0] == '[' || inet_pton(AF_INET, host, tmp) == 1)
+	    CURLUE_OK || is_ip_literal(host))
 		goto out;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -196,8 +219,10 @@ acme_client_new(const struct acme_client_opts *o)
 		free(c);
 		return NULL;
 	}
-	if (o->pin_resolve)
+	if (o->pin_resolve) {
+		c->pin = true;
 		c->resolve = resolve_now(o->directory);
+	}
 	c->directory = xstrdup(o->directory);
 	c->contact = o->contact && *o->contact ? xstrdup(o->contact) : NULL;
 	c->ua = xstrdup(o->user_agent ? o->user_agent : "ptt-acme");
@@ -281,6 +306,20 @@ http(struct acme_client *c, const char *method, const char *url,
 	if (!acme_url_ok(url, c->allow_http)) {
 		snprintf(err, errlen, "refusing URL %.200s", url);
 		return PTT_EPROTO;
+	}
+	if (c->pin) {
+		/* only the directory's host, resolved at start, or literals */
+		char *uh = url_host(url), *dh = url_host(c->directory);
+		bool same = uh != NULL && dh != NULL && (strcasecmp(uh, dh) == 0 ||
+		    is_ip_literal(uh));
+		curl_free(uh);
+		curl_free(dh);
+		if (!same) {
+			snprintf(err, errlen, "refusing URL %.200s: not on the "
+			    "directory's host, which alone was resolved at start",
+			    url);
+			return PTT_EPROTO;
+		}
 	}
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);

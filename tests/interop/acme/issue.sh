@@ -60,7 +60,7 @@ STATE=$WORK/state
 cat > "$WORK/ptt.conf" <<E
 domain = example.test
 [acme]
-directory = https://127.0.0.1:$AP/dir
+directory = https://localhost:$AP/dir
 ca = $WORK/wfe/ca.pem
 contact = mailto:hostmaster@example.test
 names = mail.example.test mx.example.test
