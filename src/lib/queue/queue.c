@@ -477,7 +477,6 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
 	struct buf b, text;
 	int r;
 
-	buf_init(&text, MAX_ENV);
 	if (env->nrcpt == 0 || env->sender == NULL) {
 		snprintf(err, errlen, "queue: envelope without %s",
 		    env->nrcpt ? "sender" : "recipients");
@@ -493,6 +492,7 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
 		env->created = time(NULL);
 
 	/* One file, envelope then message: one fsync of it, one of env/. */
+	buf_init(&text, MAX_ENV);
 	buf_init(&b, MAX_ENV + 32);
 	q_env_format(env, &text);
 	if (buf_error(&text) || text.len > MAX_ENV) {
@@ -614,9 +614,9 @@ queue_load(struct queue *q, const char *id, struct q_env *env)
 
 	if (!valid_id(id))
 		return PTT_EINVAL;
-	buf_init(&b, 0);
 	if ((r = open_stored(q->envfd, id, &fd, &hlen, &envlen, &v2)) != 0)
 		return r;
+	buf_init(&b, 0);
 	if (v2)		/* the envelope only, not the message after it */
 		r = read_fd(fd, (off_t)hlen, &b, envlen);
 	else
