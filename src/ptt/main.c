@@ -50,6 +50,14 @@ static const struct command {
 	{ "dkim", cmd_dkim, "rotate [--domain D] [--rsa SEL] [--ed25519 SEL] | status [--domain D]",
 	  "DKIM selectors: commit a rotation (the signer makes and publishes "
 	  "the new keys, retires the old ones), or show each key's state" },
+	{ "up", cmd_up, "[-o name=value]...",
+	  "run pttd in the foreground: every service ptt.conf enables, "
+	  "restarted, health-checked, redeployed on a new commit" },
+	{ "status", cmd_status, "[--url http://HOST:PORT]",
+	  "what pttd shows on its status page: services, messages, queue, "
+	  "deploys (exit 1 when a service is not healthy)" },
+	{ "logs", cmd_logs, "SERVICE [-f] [--url http://HOST:PORT]",
+	  "a service's latest log lines as pttd collected them (-f: follow)" },
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },
