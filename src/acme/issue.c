@@ -4,7 +4,9 @@
  * Implements RFC 8555 7.4 (order, authorizations, finalize, download) with
  * the dns-01 challenge (RFC 8555 8.4): for each pending authorization the
  * TXT record _acme-challenge.NAME = base64url(SHA-256(key authorization))
- * is added to the zone through a TSIG-signed RFC 2136 UPDATE to the
+ * replaces that name's TXT RRset (so a record left over by an interrupted
+ * run goes too; names are never wildcards, so one value per name is all an
+ * order needs) through a TSIG-signed RFC 2136 UPDATE to the
  * primary (dns/update.h), the challenge is answered, the authorization is
  * polled (honouring Retry-After) until valid or invalid, and every record
  * added is deleted again, whatever happened. Then a new ECDSA P-256 key
@@ -159,7 +161,7 @@ txt_update(struct acme_ctx *a, int kind, const struct txt *t, char *err,
 	char rr[512], why[256];
 	int r;
 
-	if (kind == DNSU_ADD)
+	if (kind == DNSU_REPLACE)
 		snprintf(rr, sizeof(rr), "%s %lld TXT \"%s\"", t->name,
 		    a->cfg->txt_ttl, t->value);
 	else
@@ -344,7 +346,7 @@ authorize(struct acme_ctx *a, const struct acme_order *o, time_t deadline,
 			r = PTT_EPROTO;
 			break;
 		}
-		r = txt_update(a, DNSU_ADD, &txt[ntxt], err, errlen);
+		r = txt_update(a, DNSU_REPLACE, &txt[ntxt], err, errlen);
 		if (r == 0) {
 			log_info(NULL, "published %s TXT for dns-01",
 			    txt[ntxt].name);

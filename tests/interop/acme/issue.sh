@@ -23,6 +23,11 @@ chown -R nobody "$ZONES"
 make_key ptt-acme > /dev/null
 echo 'key ptt-acme may update _acme-challenge.* TXT' > "$WORK/policy"
 start_dnsd "$P" --tsig-dir "$KEYS" --policy "$WORK/policy"
+# a record an interrupted run left behind
+"$DNSUPD" -s "127.0.0.1:$P" -z example.test. -k "$KEYS/ptt-acme" \
+	add '_acme-challenge.mail.example.test. 60 TXT "stale"' > /dev/null
+[ "$(kdig +short @127.0.0.1 -p "$P" _acme-challenge.mail.example.test TXT)" = '"stale"' ]
+ok $? "a stale challenge record is served before ptt-acme starts"
 
 # ---- pebble with its own WFE certificate, validating at ptt-dns ----
 make_ca "$WORK/wfe"
@@ -98,7 +103,7 @@ grep -q 'published _acme-challenge.mail.example.test. TXT' "$WORK/acme.log" &&
 ok $? "challenge records published and removed (logged)"
 [ -z "$(kdig +short @127.0.0.1 -p "$P" _acme-challenge.mail.example.test TXT)" ] &&
 	[ -z "$(kdig +short @127.0.0.1 -p "$P" _acme-challenge.mx.example.test TXT)" ]
-ok $? "no _acme-challenge TXT is served afterwards"
+ok $? "no _acme-challenge TXT is served afterwards (the stale one is gone too)"
 n=$(G log --format=%s | grep -c 'by key ptt-acme')
 [ "$n" -ge 4 ]; ok $? "the updates were committed to the zone's git repository ($n commits)"
 ! grep -q '_acme-challenge' "$ZONES/example.test.zone"; ok $? "and the zone file is clean again"
