@@ -12,7 +12,7 @@ TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  python3-aiosmtpd iproute2 procps knot knot-dnsutils bind9-dnsutils unbound
  python3-spf python3-yaml python3-dnspython python3-dkim python3-authres
  opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server pebble
- ldnsutils dns-root-data spamassassin spamd spamc"
+ ldnsutils dns-root-data spamassassin spamd spamc chromium nodejs npm curl"
 
 want="$BUILD $TEST"
 case "${1:-all}" in
@@ -21,12 +21,23 @@ case "${1:-all}" in
   *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
 esac
 
+# The browser test's playwright-core (npm registry), pinned by
+# tests/browser/package-lock.json; it drives Debian's chromium.
+npm_browser() {
+  local dir; dir=$(cd "$(dirname "$0")/.." && pwd)/tests/browser
+  if [ "$want" != "$BUILD" ] && [ ! -d "$dir/node_modules/playwright-core" ] &&
+      command -v npm >/dev/null; then
+    (cd "$dir" && npm ci --no-audit --no-fund >/dev/null) ||
+      echo "deps: npm ci in $dir failed (the browser test needs it)" >&2
+  fi
+}
+
 missing=""
 for p in $want; do
   s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$s" = installed ] || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+[ -z "$missing" ] && { npm_browser; exit 0; }
 
 if [ "$(id -u)" != 0 ]; then
   echo "ptt needs these Debian packages:$missing" >&2
@@ -44,3 +55,4 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends $missing >/dev/null
+npm_browser
