@@ -7,6 +7,9 @@
  *     caller's event base, ub_resolve_event(); no thread, no fork, so the
  *     daemons' seccomp lists stay short. DNSSEC validation when a trust
  *     anchor is given.
+ *   - DNS over TLS to ptt-resolver (dot.c, resolver_opts_dot): the mode
+ *     of relay and mx in production; the validating resolver's AD bit is
+ *     trusted over the authenticated channel.
  *   - a scripted fake (dns/fake.h) for unit tests.
  *
  * Results (RFC 1035 rdata, RFC 2308 negative answers):
