@@ -2,7 +2,8 @@
  * resolve.h - asynchronous DNS lookups integrated with libevent.
  *
  * Used by the relay (MX, A/AAAA, TLSA), the mx (SPF/DKIM/DMARC TXT, A/AAAA,
- * MX, PTR) and the tools (ptt dns-check: NS too). Two backends share this interface:
+ * MX, PTR) and the tools (ptt dns-check: NS too). Three backends share
+ * this interface:
  *   - libunbound (resolver_unbound_new): ub_ctx_create_event() on the
  *     caller's event base, ub_resolve_event(); no thread, no fork, so the
  *     daemons' seccomp lists stay short. DNSSEC validation when a trust
