@@ -12,7 +12,7 @@ TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  python3-aiosmtpd iproute2 procps knot knot-dnsutils bind9-dnsutils unbound
  python3-spf python3-yaml python3-dnspython python3-dkim python3-authres
  opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server pebble
- ldnsutils dns-root-data spamassassin spamd spamc chromium nodejs npm curl"
+ ldnsutils dns-root-data spamassassin spamd spamc chromium nodejs curl"
 
 want="$BUILD $TEST"
 case "${1:-all}" in
@@ -37,6 +37,8 @@ for p in $want; do
   s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$s" = installed ] || missing="$missing $p"
 done
+# Debian's nodejs comes without npm (its own package); NodeSource's has it.
+[ "$want" != "$BUILD" ] && ! command -v npm >/dev/null && missing="$missing npm"
 [ -z "$missing" ] && { npm_browser; exit 0; }
 
 if [ "$(id -u)" != 0 ]; then
