@@ -329,7 +329,9 @@ resolver_dot_new(struct event_base *base, const struct resolver_opts *o,
 	char host[128], port[16], e[256];
 
 	if (o->forward == NULL || o->tls_ca == NULL) {
-		*errp = "DNS over TLS needs forward and tls_ca";
+		*errp = o->forward == NULL ? "DNS over TLS needs a forward "
+		    "address (the resolver)" : "DNS over TLS needs tls_ca (the "
+		    "internal CA)";
 		return NULL;
 	}
 	if (net_split_hostport(o->forward, host, sizeof(host), port,

@@ -958,7 +958,7 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 
 	if (o == NULL)
 		o = &none;
-	if (o->tls && o->tls_ca)
+	if (o->tls)	/* Debian's libunbound has no TLS: our own client */
 		return resolver_dot_new(base, o, errp);
 	ctx = ub_ctx_create_event(base);
 	if (ctx == NULL) {
@@ -973,8 +973,6 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 	if (err == NULL && o->forward &&
 	    ub_ctx_set_fwd(ctx, ub_addr(o->forward, abuf, sizeof(abuf))) != 0)
 		err = "bad forward address";
-	if (err == NULL && o->tls && ub_ctx_set_tls(ctx, 1) != 0)
-		err = "cannot enable DNS over TLS";
 	if (err == NULL && o->stub && o->stub_zones == NULL &&
 	    ub_ctx_set_fwd(ctx, ub_addr(o->stub, abuf, sizeof(abuf))) != 0)
 		err = "bad stub address";

@@ -137,7 +137,8 @@ struct resolver_opts {
 					 * options ub_ctx_set_option cannot
 					 * set) */
 	bool allow_localhost;	/* do-not-query-localhost: no */
-	bool tls;		/* DNS over TLS to the forwarder */
+	bool tls;		/* DNS over TLS to the forwarder: the DoT
+				 * backend (dot.c), which needs tls_ca */
 	unsigned timeout_ms;	/* per query; 0: 10000 */
 	/* DNS over TLS (RFC 7858) to the forwarder, verified (with tls): */
 	const char *tls_ca;	/* CA file its certificate must chain to */
@@ -149,7 +150,8 @@ struct resolver_opts {
  * The resolver mode of relay and mx: DNS over TLS to ptt-resolver at addr
  * ("127.0.0.1:10853"), whose certificate must come from the internal CA
  * ca_file and name resolver.internal. Sets forward, tls, tls_ca and
- * tls_name; clears stub. resolver_unbound_new() then returns ptt's own DNS
+ * tls_name; clears stub. (A daemon whose forward and tls come from its
+ * parameters needs only tls_ca.) resolver_unbound_new() then returns ptt's own DNS
  * over TLS backend (dot.c; Debian's libunbound is built without TLS),
  * which trusts the validating resolver's AD bit over that authenticated
  * channel (RFC 6840 5.7): trust_anchor, config_file and allow_localhost
@@ -160,8 +162,8 @@ struct resolver_opts {
 void resolver_opts_dot(struct resolver_opts *o, const char *addr,
     const char *ca_file);
 
-/* Create a libunbound resolver on base (with tls and tls_ca: the DNS over
- * TLS backend, see resolver_opts_dot). NULL and *errp set (static text)
+/* Create a libunbound resolver on base (with tls: the DNS over TLS
+ * backend instead, see resolver_opts_dot). NULL and *errp set (static text)
  * when an option is refused. Free with resolver_free().
  * Sandboxing: config_file and trust_anchor_file are read here (the
  * anchors are handed to libunbound as text, one RR a line), tls_ca too.

@@ -299,6 +299,23 @@ main(void)
 		ok(g.st == DNS_TEMPFAIL && g.n == 0, "resolver not listening: TEMPFAIL");
 		resolver_free(r2);
 	}
+	/* a daemon's own forward + tls parameters and the CA: the same mode */
+	{
+		struct resolver_opts o3;
+		struct resolver *r3;
+		memset(&o3, 0, sizeof(o3));
+		o3.forward = addr;
+		o3.tls = true;
+		r3 = resolver_unbound_new(base, &o3, &rerr);
+		ok(r3 == NULL && strstr(rerr, "tls_ca") != NULL,
+		    "tls without tls_ca refused (%s)", rerr);
+		o3.tls_ca = ca;
+		r3 = resolver_unbound_new(base, &o3, &rerr);
+		g = ask(r3, "secure.test");
+		ok(g.st == DNS_OK && g.sec == DNS_SEC_SECURE,
+		    "forward + tls + tls_ca: DoT, resolver.internal checked");
+		resolver_free(r3);
+	}
 	resolve_a(res, "silent.test", on_res, &g);	/* freed in flight */
 	resolver_free(res);
 	event_free(lev);
