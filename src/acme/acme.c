@@ -222,7 +222,7 @@ fmt_time(time_t t, char *buf, size_t len)
 
 /* Seconds until the certificate is due; 0: now. */
 static long
-due_in(struct daemon *d, struct cert_info *ci, const char **why)
+due_in(struct daemon *d, struct acme_cert_info *ci, const char **why)
 {
 	time_t now = time(NULL), due;
 	int r = cert_info_read(&d->a, ci);
@@ -239,7 +239,7 @@ due_in(struct daemon *d, struct cert_info *ci, const char **why)
 		*why = "the certificate lacks configured names";
 		return 0;
 	}
-	due = ci->not_before + (ci->not_after - ci->not_before) / 3 * 2;
+	due = acme_renew_at(ci);
 	if (now >= due) {
 		*why = "two thirds of its lifetime have passed";
 		return 0;
@@ -253,7 +253,7 @@ static void schedule(struct daemon *d, long secs);
 static void
 check(struct daemon *d, bool force)
 {
-	struct cert_info ci;
+	struct acme_cert_info ci;
 	const char *why;
 	long wait, ra;
 	char err[1024], na[32];

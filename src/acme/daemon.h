@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "acme/cert.h"
 #include "acme/client.h"
 #include "dns/tsig.h"
 
@@ -53,15 +54,8 @@ struct acme_ctx {
 	char cert_path[4096];		/* <certs>/<first name>.pem, for logs */
 };
 
-/* A certificate on disk, as far as renewal cares. */
-struct cert_info {
-	time_t not_before, not_after;
-	bool covers;			/* every configured name is in it */
-	char serial[80];		/* hex */
-};
-
 /* Read the certificate file (a->cert_file); 0, PTT_ENOENT or PTT_EINVAL. */
-int cert_info_read(const struct acme_ctx *a, struct cert_info *ci);
+int cert_info_read(const struct acme_ctx *a, struct acme_cert_info *ci);
 
 /*
  * Order a certificate for a->names through DNS-01, write key and chain
@@ -69,7 +63,7 @@ int cert_info_read(const struct acme_ctx *a, struct cert_info *ci);
  * else PTT_ETEMP/PTT_EPROTO/... with a reason in err and *retry_after set
  * to the server's Retry-After (seconds, 0: none).
  */
-int issue(struct acme_ctx *a, struct cert_info *ci, long *retry_after,
+int issue(struct acme_ctx *a, struct acme_cert_info *ci, long *retry_after,
     char *err, size_t errlen);
 
 #endif

@@ -42,44 +42,12 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-static time_t
-asn1_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return timegm(&tm);
-}
-
-static void
-fill_info(const struct acme_ctx *a, X509 *x, struct cert_info *ci)
-{
-	BIGNUM *bn;
-	char *hex = NULL;
-
-	memset(ci, 0, sizeof(*ci));
-	ci->not_before = asn1_time(X509_get0_notBefore(x));
-	ci->not_after = asn1_time(X509_get0_notAfter(x));
-	ci->covers = true;
-	for (size_t i = 0; i < a->nnames; i++)
-		if (X509_check_host(x, a->names[i], 0,
-		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1)
-			ci->covers = false;
-	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) != NULL &&
-	    (hex = BN_bn2hex(bn)) != NULL)
-		ptt_strlcpy(ci->serial, hex, sizeof(ci->serial));
-	OPENSSL_free(hex);
-	BN_free(bn);
-}
-
 int
-cert_info_read(const struct acme_ctx *a, struct cert_info *ci)
+cert_info_read(const struct acme_ctx *a, struct acme_cert_info *ci)
 {
 	int fd = openat(a->certs_fd, a->cert_file, O_RDONLY | O_CLOEXEC);
 	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	X509 *x;
+	int r;
 
 	memset(ci, 0, sizeof(*ci));
 	if (f == NULL) {
@@ -87,13 +55,9 @@ cert_info_read(const struct acme_ctx *a, struct cert_info *ci)
 			close(fd);
 		return PTT_ENOENT;
 	}
-	x = PEM_read_X509(f, NULL, NULL, NULL);
+	r = acme_cert_info_fp(f, (const char *const *)a->names, a->nnames, ci);
 	fclose(f);
-	if (x == NULL)
-		return PTT_EINVAL;
-	fill_info(a, x, ci);
-	X509_free(x);
-	return 0;
+	return r;
 }
 
 /*
@@ -384,7 +348,7 @@ out:
 /* The leaf must carry key and every name. */
 static int
 check_chain(struct acme_ctx *a, const char *pem, size_t len, EVP_PKEY *key,
-    struct cert_info *ci, char *err, size_t errlen)
+    struct acme_cert_info *ci, char *err, size_t errlen)
 {
 	BIO *b = BIO_new_mem_buf(pem, (int)len);
 	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
@@ -395,7 +359,7 @@ check_chain(struct acme_ctx *a, const char *pem, size_t len, EVP_PKEY *key,
 		snprintf(err, errlen, "the downloaded chain does not parse");
 		return PTT_EPROTO;
 	}
-	fill_info(a, x, ci);
+	acme_cert_info(x, (const char *const *)a->names, a->nnames, ci);
 	if (X509_check_private_key(x, key) != 1) {
 		snprintf(err, errlen, "the certificate is not for our key");
 		r = PTT_EPROTO;
@@ -412,7 +376,7 @@ check_chain(struct acme_ctx *a, const char *pem, size_t len, EVP_PKEY *key,
 }
 
 int
-issue(struct acme_ctx *a, struct cert_info *ci, long *retry_after,
+issue(struct acme_ctx *a, struct acme_cert_info *ci, long *retry_after,
     char *err, size_t errlen)
 {
 	struct acme_order o;
