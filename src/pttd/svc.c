@@ -489,6 +489,9 @@ child(struct service *s, int outw, char **av)
 	dup2(outw, 2);
 	for (size_t i = 0; i < s->nls; i++)
 		dup2(hi[i], 3 + (int)i);	/* dup2 clears close-on-exec */
+	/* Nothing else of pttd's reaches the service: not every descriptor
+	 * is close-on-exec (evhttp's connections, libgit2's files). */
+	close_range(3 + (unsigned)s->nls, ~0U, 0);
 	if (d->cfg.rlimit_nofile > 0) {
 		struct rlimit rl = { (rlim_t)d->cfg.rlimit_nofile,
 		    (rlim_t)d->cfg.rlimit_nofile };

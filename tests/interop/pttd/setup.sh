@@ -26,7 +26,7 @@ mkdir -p "$SINK" "$WORK/queue"
 start_bg mx "$B/src/sink/ptt-sink" -l 127.0.0.1:$mx_port --cert "$WORK/pub/mx.dest.test.pem" \
 	--key "$WORK/pub/mx.dest.test.key" -d "$SINK" --hostname mx.dest.test
 
-# ${PTTD_EXTRA} lets a caller add [pttd] lines (the browser test's delays).
+# PTTD_RESTART_DELAY: the first restart delay (the browser test wants 3s).
 cat >> "$CFG/ptt.conf" <<CONF
 
 [pttd]
@@ -35,10 +35,10 @@ status = 127.0.0.1:$status_port
 poll_interval = 1s
 health_interval = 1s
 health_timeout = 5s
-restart_delay = 1s
+restart_delay = ${PTTD_RESTART_DELAY:-1s}
 restart_max = 4s
 stop_timeout = 30s
-${PTTD_EXTRA:-}
+
 
 [dns]
 listen = 127.0.0.1:$dns_port
