@@ -71,5 +71,6 @@ int cmd_dns_check(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_dkim(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_spam(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_demo(const struct ptt_ctx *ctx, int argc, char **argv);
+int cmd_acme(const struct ptt_ctx *ctx, int argc, char **argv);
 
 #endif
