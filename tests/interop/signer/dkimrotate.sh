@@ -50,25 +50,7 @@ txt() { kdig +short @127.0.0.1 -p "$dns_port" "$1._domainkey.example.test" TXT |
 ok $(case "$(txt ptt-rsa)" in v=DKIM1\;k=rsa\;p=MII*) echo 0;; *) echo 1;; esac) "the first RSA key is published"
 ok $(case "$(txt ptt-ed25519)" in v=DKIM1\;k=ed25519\;p=*) echo 0;; *) echo 1;; esac) "the first Ed25519 key is published"
 
-cat > "$WORK/verify.py" <<'PY'
-import sys, dkim, dns.resolver
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = ["127.0.0.1"]; r.port = int(sys.argv[2])
-def dnsfunc(name, timeout=5):
-    try:
-        a = r.resolve(name.decode().rstrip("."), "TXT")
-    except Exception:
-        return b""
-    return b"".join(b"".join(x.strings) for x in a)
-raw = open(sys.argv[1], "rb").read()
-msg = raw[raw.index(b"DKIM-Signature:"):]
-d = dkim.DKIM(msg)
-sigs = [h for h in d.headers if h[0].lower() == b"dkim-signature"]
-res = [d.verify(idx=i, dnsfunc=dnsfunc) for i in range(len(sigs))]
-sels = sorted(dkim.util.parse_tag_value(h[1])[b"s"].decode() for h in sigs)
-print(" ".join(sels), res)
-sys.exit(0 if res and all(res) else 1)
-PY
+V="/usr/bin/python3 $PTT_SRC/tests/interop/signer/dkimverify.py"
 n=0
 send() {	# send -> the relay's copy's path
 	n=$((n + 1))
@@ -81,7 +63,7 @@ send() {	# send -> the relay's copy's path
 	comm -13 <(echo "$before") <(ls "$WORK/relay" | sort) | head -1 | sed "s|^|$WORK/relay/|"
 }
 f1=$(send)
-res=$(/usr/bin/python3 "$WORK/verify.py" "$f1" "$dns_port" 2>&1)
+res=$($V "$f1" "$dns_port" 2>&1)
 ok $? "before the rotation dkimpy verifies both signatures: $res"
 ok $(echo "$res" | grep -q "^ptt-ed25519 ptt-rsa "; echo $?) "signed with ptt-rsa and ptt-ed25519"
 
@@ -112,10 +94,10 @@ ok $(echo "$st" | grep -q "^ptt-rsa._domainkey.example.test rsa retiring since .
 echo "$st" | sed "s/^/# /"
 
 f2=$(send)
-res=$(/usr/bin/python3 "$WORK/verify.py" "$f2" "$dns_port" 2>&1)
+res=$($V "$f2" "$dns_port" 2>&1)
 ok $? "after the rotation dkimpy verifies both signatures: $res"
 ok $(echo "$res" | grep -q "^$new_ed $new_rsa "; echo $?) "signed with the new selectors only"
-res=$(/usr/bin/python3 "$WORK/verify.py" "$f1" "$dns_port" 2>&1)
+res=$($V "$f1" "$dns_port" 2>&1)
 ok $? "mail signed before the rotation still verifies during the grace period"
 
 # After the grace period: the old records, then the old keys, go.
@@ -130,7 +112,7 @@ st=$("$PTT" --config "$CFG" --state "$ST" dkim status 2>&1)
 ok $([ "$(echo "$st" | grep -c "_domainkey.example.test .* active since")" = 2 ] && \
 	! echo "$st" | grep -q retiring; echo $?) "ptt dkim status: two active keys, nothing retiring"
 f3=$(send)
-res=$(/usr/bin/python3 "$WORK/verify.py" "$f3" "$dns_port" 2>&1)
+res=$($V "$f3" "$dns_port" 2>&1)
 ok $? "and mail still verifies: $res"
 
 # A restart keeps the rotated state.
@@ -143,7 +125,7 @@ wait_port "$signer_port"
 ok $? "the signer restarts"
 ok $(! grep -q ") created" "$WORK/signer2.log"; echo $?) "it creates no key"
 f4=$(send)
-res=$(/usr/bin/python3 "$WORK/verify.py" "$f4" "$dns_port" 2>&1)
+res=$($V "$f4" "$dns_port" 2>&1)
 ok $([ $? -eq 0 ] && echo "$res" | grep -q "^$new_ed $new_rsa "; echo $?) "it signs with the rotated selectors: $res"
 
 out=$("$PTT" --config "$CFG" --state "$ST" dkim rotate --rsa "bad_sel" 2>&1)
