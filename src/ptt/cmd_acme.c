@@ -145,7 +145,8 @@ cmd_acme(const struct ptt_ctx *ctx, int argc, char **argv)
 		printf("%s: names=%s issuer=\"%s\" serial=%s valid %s..%s "
 		    "renewal %s key=%s: %s\n", files[i], ci.names, ci.issuer,
 		    ci.serial, nb, na, due, ks, state);
-		if (strcmp(ks, "ok") != 0 || state[0] == 'E' || state[0] == 'o')
+		if (strcmp(ks, "ok") != 0 || (strcmp(state, "ok") != 0 &&
+		    strncmp(state, "due", 3) != 0))
 			bad = 1;
 	}
 	for (size_t i = 0; i < nfiles; i++)

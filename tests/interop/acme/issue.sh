@@ -157,6 +157,19 @@ kill "$(cat "$WORK/acme.pid")"
 for i in $(seq 50); do kill -0 "$(cat "$WORK/acme.pid")" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$(cat "$WORK/acme.pid")" 2>/dev/null; ok $? "SIGTERM stops ptt-acme (helper and worker)"
 
+# ---- ptt acme status ----
+out=$("$PTT_BUILD/src/ptt/ptt" --state "$STATE" acme status 2>&1)
+rc=$?
+[ $rc = 0 ] && [[ $out == "mail.example.test.pem: names=mail.example.test,mx.example.test"* ]] &&
+	[[ $out == *"${s2#serial=}"*"key=ok: ok" ]]
+ok $? "ptt acme status shows the certificate, its renewal time and key (exit $rc)"
+echo "$out" | sed 's/^/# /'
+chmod 644 "$KEY"
+"$PTT_BUILD/src/ptt/ptt" --state "$STATE" acme status > "$WORK/status.out" 2>&1
+rc=$?
+chmod 600 "$KEY"
+[ $rc = 1 ] && grep -q 'key=mode 0644' "$WORK/status.out"; ok $? "and complains about a key readable by others (exit $rc)"
+
 # ---- --once: a good certificate is left alone ----
 # (without the sandbox: LeakSanitizer cannot read /proc after the uid
 # change, and here it checks this path for leaks in sanitizer builds)
