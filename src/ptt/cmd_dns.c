@@ -971,8 +971,10 @@ cmd_dns_check(const struct ptt_ctx *ctx, int argc, char **argv)
 out:
 	if (res)
 		resolver_free(res);
-	if (base)
+	if (base) {
+		event_base_loop(base, EVLOOP_NONBLOCK);	/* TLS finalizers */
 		event_base_free(base);
+	}
 	free(cks);
 	recs_free(&rs);
 	zctx_close(&c);

@@ -174,7 +174,10 @@ struct resolver *resolver_dot_new(struct event_base *base,
 struct resolver *resolver_unbound_new(struct event_base *base,
     const struct resolver_opts *opts, const char **errp);
 
-/* Cancels the queries still in flight (their callbacks never run). */
+/* Cancels the queries still in flight (their callbacks never run). The
+ * DoT backend's connections are finalized by the event loop (libevent's
+ * bufferevent finalizers): run it once (EVLOOP_NONBLOCK) before
+ * event_base_free, or their memory is never released. */
 void resolver_free(struct resolver *r);
 
 /* The event base the resolver delivers on. */

@@ -109,6 +109,7 @@ main(int argc, char **argv)
 	while (!done)
 		event_base_loop(base, EVLOOP_ONCE);
 	resolver_free(res);
+	event_base_loop(base, EVLOOP_NONBLOCK);	/* bufferevent finalizers */
 	event_base_free(base);
 	return 0;
 }

@@ -298,6 +298,7 @@ main(void)
 		g = ask(r2, "secure.test");
 		ok(g.st == DNS_TEMPFAIL && g.n == 0, "resolver not listening: TEMPFAIL");
 		resolver_free(r2);
+		event_base_loop(base, EVLOOP_NONBLOCK);
 	}
 	/* a daemon's own forward + tls parameters and the CA: the same mode */
 	{
@@ -315,9 +316,11 @@ main(void)
 		ok(g.st == DNS_OK && g.sec == DNS_SEC_SECURE,
 		    "forward + tls + tls_ca: DoT, resolver.internal checked");
 		resolver_free(r3);
+		event_base_loop(base, EVLOOP_NONBLOCK);
 	}
 	resolve_a(res, "silent.test", on_res, &g);	/* freed in flight */
 	resolver_free(res);
+	event_base_loop(base, EVLOOP_NONBLOCK);	/* bufferevent finalizers */
 	event_free(lev);
 	close(lfd);
 	SSL_CTX_free(srv_good);
