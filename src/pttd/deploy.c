@@ -238,12 +238,6 @@ on_checked(struct service *s, bool ok, const char *msg, void *arg)
 	struct rollout *ro = arg;
 	char note[600];
 
-	if (ro->old != NULL && ro->old->pid > 0 && !ok) {
-		rollout_fail(ro, "the new instance failed its health check: %s%s%s",
-		    msg, ro->cand->last_line[0] ? "; its last line: " : "",
-		    ro->cand->last_line);
-		return;
-	}
 	if (!ok) {
 		rollout_fail(ro, "the new instance failed its health check: %s%s%s",
 		    msg, ro->cand->last_line[0] ? "; its last line: " : "",

@@ -175,7 +175,22 @@ for s in dns relay signer submission; do
 done
 ok $([ $same -eq 4 ] && all_healthy; echo $?) "the old instances keep running, healthy ($same of 4 unchanged)"
 
-# 4. SIGTERM: every service stops, then pttd.
+# 4. A commit that checks but that the signer refuses: its new instance
+# exits, the old one keeps serving, the deploy shows why.
+sed -i '/^this line is not a parameter$/d; s/^\[signer\]$/[signer]\nmax_rcpts = lots/' "$CFG/ptt.conf"
+commit_conf "the signer gets a value it cannot parse"
+bad2=$(git -C "$CFG" rev-parse HEAD)
+kill -HUP "$(cat "$WORK/pttd.pid")"
+for i in $(seq 150); do
+	status_json | grep -q "\"commit\":\"$bad2\",\"outcome\":\"failed\"" && break
+	sleep 0.2
+done
+out=$(status_json | $PY -c 'import json,sys; d=json.load(sys.stdin)["deploys"][0]; print(d["commit"][:12], d["outcome"], d["detail"])')
+ok $(echo "$out" | grep -q "^${bad2:0:12} failed signer: the new instance exited with status 2"; echo $?) "a new signer that exits is not rolled in: $out"
+ok $([ "$(svc_field signer pid)" = "${before[signer]}" ] && [ "$(svc_field signer config)" = "$new" ] && all_healthy; echo $?) \
+	"the old signer keeps serving the previous configuration, every service healthy"
+
+# 5. SIGTERM: every service stops, then pttd.
 pids=""; for s in dns relay signer submission; do pids="$pids $(svc_field $s pid)"; done
 kill -TERM "$(cat "$WORK/pttd.pid")"
 for i in $(seq 200); do kill -0 "$(cat "$WORK/pttd.pid")" 2>/dev/null || break; sleep 0.1; done
