@@ -16,6 +16,10 @@
 # 5.1.1) or forged (550 5.7.1); a DMARC p=reject failure gets 550 5.7.1;
 # a forward that the real MX refuses makes the relay's own DSN, which goes
 # to the original sender, decoded from the SRS address, never to <>.
+# Users added while running are forwarded after the hot reload. Outbound
+# mail from ptt-submission to a local user reaches the user's real
+# address too (our own sender, not rewritten, DKIM-signed), and to a
+# local address that is nobody's is refused with the relay's 550 5.1.1.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
 B=$PTT_BUILD
@@ -34,6 +38,7 @@ make_cert "$WORK/pub" mx.sender.test "DNS:mx.sender.test,IP:127.0.0.2"
 
 dns_port=$(free_port); remote_port=$(free_port); relay_port=$(free_port)
 signer_port=$(free_port); mx_port=$(free_port); sf_port=$(free_port)
+p587=$(free_port); p465=$(free_port)
 
 # DNS. example.test: ours (the signer publishes its keys into it).
 # real.test: alice's real mailbox, MX on 127.0.0.1. sender.test: the
@@ -98,9 +103,14 @@ start_bg mx "$B/src/mx/ptt-mx" -o listen=127.0.0.1:$mx_port -o hostname=mx.examp
 	-o spamfilter=127.0.0.1:$sf_port \
 	-o config_repo="$CFG" -o reload_interval=1s -o postmaster=alice \
 	-o srs_secret="$ST/srs.key" $DNSO -o sandbox=$SANDBOX
-wait_port $remote_port && wait_port $remote_port 127.0.0.2 && wait_port $relay_port &&
+start_bg sub "$B/src/submission/ptt-submission" -o listen_submission=127.0.0.1:$p587 \
+	-o listen_smtps=127.0.0.1:$p465 -o hostname=mail.example.test -o domain=example.test \
+	-o cert="$WORK/pub/server.pem" -o key="$WORK/pub/server.key" \
+	-o internal_cert="$ST/tls/submission.pem" -o internal_key="$ST/tls/submission.key" \
+	-o ca="$ST/ca/ca.pem" -o signer=127.0.0.1:$signer_port -o config_repo="$CFG"
+wait_port $p587 && wait_port $remote_port && wait_port $remote_port 127.0.0.2 && wait_port $relay_port &&
 	wait_port $signer_port && wait_port $sf_port && wait_port $mx_port
-ok $? "real MXs, relay, signer, spamfilter and mx are up"
+ok $? "real MXs, relay, signer, spamfilter, mx and submission are up"
 ok $([ "$(stat -c %a "$ST/srs.key")" = 600 ]; echo $?) "the SRS secret exists with mode 0600"
 ok $(grep -q "forwarding for example.test: 2 users" "$WORK/relay.log"; echo $?) \
 	"the relay forwards for example.test with the users from git"
@@ -273,4 +283,30 @@ out=$($SW --ehlo mail.sender.test --from bob@sender.test --to dave@example.test 
 ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "a message to dave: 250"
 f=$(wait_file "$WORK/real" '^Subject: to dave')
 ok $(grep -q '^X-Ptt-Sink-Rcpt-To: <dave@real.test>' "${f:-/dev/null}"; echo $?) "forwarded to dave's real address"
+# Outbound mail to a local user takes the same rule: alice submits to
+# dave@example.test and to an outside address; dave's copy goes to his
+# real address with alice's own (unrewritten) sender and the signer's DKIM
+# signature, the other as usual; a local address that is nobody's is
+# refused by the relay, and submission hands that 550 back to alice.
+SUB() { swaks --server 127.0.0.1 --port $p587 --tls --tls-verify --tls-ca-path "$WORK/pub/ca.pem" \
+	--tls-sni mx.example.test --timeout 30 --auth PLAIN --auth-user alice --auth-password 'correct horse' "$@"; }
+out=$(SUB --from alice@example.test --to dave@example.test,bob@sender.test --h-Subject "from alice" 2>&1)
+ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "alice submits to dave@example.test and bob@sender.test: 250"
+f=$(wait_file "$WORK/real" '^Subject: from alice')
+ok $(grep -q '^X-Ptt-Sink-Rcpt-To: <dave@real.test>' "${f:-/dev/null}" &&
+	grep -q '^X-Ptt-Sink-Mail-From: <alice@example.test>' "${f:-/dev/null}"; echo $?) \
+	"dave's copy reaches his real address with alice's sender (our domain: no SRS)"
+out=$(/usr/bin/python3 -c '
+import sys, dkim, pttmail
+sys.exit(0 if dkim.verify(pttmail.unsink(sys.argv[1]), dnsfunc=pttmail.dnsfunc(sys.argv[2])) else 1)' \
+	"${f:-/dev/null}" "$dns_port" 2>&1)
+ok $? "with example.test's DKIM signature, which dkimpy verifies${out:+: $out}"
+g=$(wait_file "$WORK/sender" '^Subject: from alice')
+ok $(grep -q '^X-Ptt-Sink-Rcpt-To: <bob@sender.test>' "${g:-/dev/null}" &&
+	grep -q '^X-Ptt-Sink-Mail-From: <alice@example.test>' "${g:-/dev/null}"; echo $?) \
+	"bob's copy goes out as usual"
+out=$(SUB --from alice@example.test --to nobody@example.test --h-Subject "to nobody" 2>&1)
+ok $(fail_line "$out" '55[04] 5.1.1') "to nobody@example.test: the relay's 550 5.1.1 comes back to alice"
+ok $(grep -q 'refused from=<alice@example.test>: no such user <nobody@example.test>' "$WORK/relay.log"; echo $?) \
+	"and the relay logs the refusal"
 done_testing
