@@ -900,6 +900,22 @@ ub_addr(const char *in, char *out, size_t outlen)
 	return in;
 }
 
+/* A trust anchor must be one DS or DNSKEY record (libunbound itself would
+ * only find out at the first query). */
+static bool
+ta_valid(const char *text)
+{
+	ldns_rr *rr = NULL;
+	bool ok;
+
+	if (ldns_rr_new_frm_str(&rr, text, 3600, NULL, NULL) != LDNS_STATUS_OK)
+		return false;
+	ok = ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
+	    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY;
+	ldns_rr_free(rr);
+	return ok;
+}
+
 /* Read a file of trust anchors (zone-file lines: DS or DNSKEY, comments
  * after ';') now, and hand each RR to libunbound as text. */
 static const char *
@@ -924,7 +940,7 @@ add_ta_file(struct ub_ctx *ctx, const char *path)
 			s++;
 		if (*s == '\0' || *s == '$')
 			continue;
-		if (ub_ctx_add_ta(ctx, s) != 0) {
+		if (!ta_valid(s) || ub_ctx_add_ta(ctx, s) != 0) {
 			fclose(f);
 			return "bad record in the trust anchor file";
 		}
@@ -981,7 +997,8 @@ resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
 		if (ub_ctx_set_stub(ctx, *z, ub_addr(o->stub, abuf,
 		    sizeof(abuf)), 0) != 0)
 			err = "bad stub zone or address";
-	if (err == NULL && o->trust_anchor && ub_ctx_add_ta(ctx, o->trust_anchor) != 0)
+	if (err == NULL && o->trust_anchor && (!ta_valid(o->trust_anchor) ||
+	    ub_ctx_add_ta(ctx, o->trust_anchor) != 0))
 		err = "bad trust anchor";
 	if (err == NULL && o->trust_anchor_file)
 		err = add_ta_file(ctx, o->trust_anchor_file);
