@@ -59,13 +59,22 @@ ok $? "dns-records shows the DKIM key published in the repository's zone"
 (umask 077; mkdir -p "$PTT_STATE/tsig"; echo "ptt:hmac-sha256:$(openssl rand -base64 32)" > "$PTT_STATE/tsig/ptt.key")
 S=$(cut -d: -f3 "$PTT_STATE/tsig/ptt.key")
 printf 'key ptt may update %s TXT\n' example.test. _dmarc.example.test. _smtp._tls.example.test. > "$WORK/policy"
-chmod 711 "$PTT_CONFIG"; chown -R nobody "$PTT_CONFIG/zones"
+DSTATE=$WORK/dnsstate
+"$DNSD" --zones "$PTT_CONFIG/zones" --state "$DSTATE" --print-ds example.test > "$WORK/ds.txt"
+ok $? "ptt-dns --print-ds (the zone will be signed)"
+chmod 711 "$PTT_CONFIG"; chown -R nobody "$PTT_CONFIG/zones" "$DSTATE"
 start_bg dnsd "$DNSD" --zones "$PTT_CONFIG/zones" -l "127.0.0.1:$P" --reload-interval 1s \
-	--tsig-dir "$PTT_STATE/tsig" --policy "$WORK/policy"
+	--tsig-dir "$PTT_STATE/tsig" --policy "$WORK/policy" --state "$DSTATE" --dnssec example.test
 for i in $(seq 50); do kdig +short +time=1 +retry=0 @127.0.0.1 -p "$P" example.test SOA 2>/dev/null | grep -q hostmaster && break; sleep 0.1; done
 kdig +short @127.0.0.1 -p "$P" example.test MX | grep -qx '10 mx.example.test.'
 ok $? "ptt-dns serves the zone from dns-records --zone"
 
+echo "dnssec = yes" >> "$PTT_CONFIG/ptt.conf" && G commit -qam "the zone is signed"
+"$PTT" dns-records > "$WORK/records2.txt" 2>&1
+want=$(awk '{print toupper($NF)}' "$WORK/ds.txt" | head -1)
+grep -E '^example.test. 60 IN DS [0-9]+ 13 2 ' "$WORK/records2.txt" | awk '{print toupper($NF)}' | grep -qx "$want"
+ok $? "dnssec = yes: dns-records prints the DS of the served KSK, as ptt-dns --print-ds"
+"$PTT" dns-records --zone | grep -q ' IN DS '; [ $? = 1 ]; ok $? "--zone leaves the DS out (it is the parent's)"
 spfs() { kdig +short @127.0.0.1 -p "$P" example.test TXT | grep -c '^"v=spf1'; }
 n0=$(G rev-list --count HEAD)
 "$PTT" spf --ip 127.0.0.1 > "$WORK/spf1.out" 2>&1; ok $? "ptt spf --ip 127.0.0.1 ($(cat "$WORK/spf1.out"))"
@@ -89,7 +98,9 @@ start_bg resolver "$RESOLVER" -o state="$PTT_STATE" -o listen="127.0.0.1:$RP" \
 wait_port "$RT" 127.0.0.1 20; ok $? "ptt-resolver up"
 "$PTT" dns-check > "$WORK/check1.out" 2>&1; r=$?
 sed 's/^/# /' "$WORK/check1.out"
-[ $r = 0 ] && ! grep -qvE '^(ok |.* 0 not ok$)' "$WORK/check1.out"; ok $? "dns-check over DoT: every record ok, exit 0"
+[ $r = 0 ] && ! grep -qvE '^(ok |not checked |          \(the parent|.* 0 not ok$)' "$WORK/check1.out" &&
+	grep -qE '^not checked DS' "$WORK/check1.out"
+ok $? "dns-check over DoT: every record ok (the DS is the parent's), exit 0"
 
 nsupdate -y "hmac-sha256:ptt:$S" > "$WORK/ns1.out" 2>&1 <<E
 server 127.0.0.1 $P
