@@ -13,9 +13,12 @@
  * --print-config prints the file instead of running Unbound.
  *
  * Holds: the resolver.internal key (read by Unbound for DNS over TLS).
- * Sandbox: Unbound's own (username, no chroot: the state directory is
- * outside it); it queries only root and authoritative servers from its
- * hints, never a forwarder. Trusts: ptt.conf through uconf_render's checks.
+ * Sandbox: Unbound's own. Started as root, it reads its key and
+ * certificate, enters STATE/resolver (owned by `user`, default unbound)
+ * and becomes that user; the anchor file is named relative to that
+ * directory, so the 0700 state directory above it stays closed. No chroot.
+ * It queries only root and authoritative servers from its hints, never a
+ * forwarder. Trusts: ptt.conf through uconf_render's checks.
  */
 #include <errno.h>
 #include <pwd.h>
@@ -86,6 +89,11 @@ main(int argc, char **argv)
 	param_main(uconf_params, &c, "resolver", n, args);
 	free(args);
 
+	if (geteuid() != 0 && c.user[0] != '\0') {
+		/* only root can change user: Unbound stays who we are */
+		free(c.user);
+		c.user = xstrdup("");
+	}
 	if (state_path(c.state, UCONF_DIR, dir, sizeof(dir)) != 0)
 		fatal("state: bad directory \"%s\"", c.state);
 	if (ca_cert_paths(c.state, "resolver", cert, sizeof(cert), key,

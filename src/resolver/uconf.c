@@ -44,8 +44,8 @@ const struct param uconf_params[] = {
 	  "With stub: a file of DS/DNSKEY records (zone-file format)." },
 	{ "domain_insecure", PARAM_STR, "", 0, 0, NULL, O(domain_insecure),
 	  "Zones whose answers are not validated (space-separated)." },
-	{ "user", PARAM_STR, "", 0, 0, NULL, O(user),
-	  "User Unbound becomes after binding (empty: stays the user it was started as)." },
+	{ "user", PARAM_STR, "unbound", 0, 0, NULL, O(user),
+	  "User Unbound becomes after reading its keys, when started as root (empty: stays root)." },
 	{ "unbound", PARAM_STR, "/usr/sbin/unbound", 0, 0, NULL, O(unbound),
 	  "The Unbound daemon run with -d -c STATE/resolver/unbound.conf." },
 	{ "verbosity", PARAM_INT, "1", 0, 5, NULL, O(verbosity),
@@ -225,7 +225,7 @@ uconf_render(const struct uconf *c, const char *dir, const char *cert,
 		buf_addf(b, "    root-hints: \"%s\"\n", c->root_hints);
 	if (!stubbed) {
 		buf_adds(b, "    qname-minimisation: yes\n");
-		buf_addf(b, "    auto-trust-anchor-file: \"%s/root.key\"\n", dir);
+		buf_adds(b, "    auto-trust-anchor-file: \"root.key\"\n");
 	} else {
 		/* The primary is on loopback; these names are ours alone. */
 		buf_adds(b, "    do-not-query-localhost: no\n"

@@ -35,7 +35,7 @@ struct uconf {
 	char *trust_anchor;	/* one DS/DNSKEY RR (with stub) */
 	char *trust_anchor_file; /* zone-file format anchors (with stub) */
 	char *domain_insecure;	/* zones validated as insecure */
-	char *user;		/* unbound's username ("" : stay) */
+	char *user;		/* unbound's username ("" : stay root) */
 	char *unbound;		/* the daemon's path */
 	long long verbosity;
 	long long cache_max_ttl;

@@ -47,13 +47,15 @@ grep -q '^stub-zone:' "$WORK/resolver.conf" && ! grep -q 'forward-zone' "$WORK/r
 	grep -A2 'name: "\."' "$WORK/resolver.conf" | grep -q "stub-addr: 127.0.0.1@$P"
 ok $? "stub zones only, \".\" to the local primary (no forwarder, no real roots)"
 "$RESOLVER" -o state=/var/lib/ptt/state --print-config > "$WORK/prod.conf"
-grep -q 'auto-trust-anchor-file: "/var/lib/ptt/state/resolver/root.key"' "$WORK/prod.conf" &&
+grep -q 'directory: "/var/lib/ptt/state/resolver"' "$WORK/prod.conf" &&
+	grep -q 'auto-trust-anchor-file: "root.key"' "$WORK/prod.conf" &&
 	grep -q 'interface: 127.0.0.1@10853' "$WORK/prod.conf" && grep -q 'tls-port: 10853' "$WORK/prod.conf" &&
 	grep -q 'access-control: 0.0.0.0/0 refuse' "$WORK/prod.conf" && ! grep -qE 'stub-zone|forward-zone' "$WORK/prod.conf"
 ok $? "default config: roots only, root anchor (RFC 5011) in the state dir, DoT on 127.0.0.1:10853, loopback only"
 pid=$(cat "$WORK/resolver.pid")
 [ "$(readlink /proc/$pid/exe)" = "$(readlink -f "$(command -v unbound)")" ]
 ok $? "ptt-resolver became unbound (one process, pid $pid)"
+[ "$(ps -o user= -p "$pid")" = unbound ]; ok $? "unbound runs as user unbound (started as root)"
 
 out=$("$PROBE" --dot "127.0.0.1:$RT" --ca "$CA" --anchor "$DS" example.test MX 2>&1)
 echo "$out" | sed 's/^/# /'

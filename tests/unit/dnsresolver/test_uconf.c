@@ -66,8 +66,10 @@ main(void)
 	r = render(&c, &b, err, sizeof(err));
 	buf_addc(&b, '\0');
 	is_int(r, 0, "defaults render");
-	ok(strstr(b.data, "auto-trust-anchor-file: \"/st/resolver/root.key\"\n") != NULL,
-	    "root anchor kept up to date by unbound in the state dir");
+	ok(strstr(b.data, "directory: \"/st/resolver\"\n") != NULL &&
+	    strstr(b.data, "auto-trust-anchor-file: \"root.key\"\n") != NULL,
+	    "root anchor kept up to date by unbound in the state dir (relative)");
+	ok(strstr(b.data, "username: \"unbound\"\n") != NULL, "drops to unbound");
 	ok(strstr(b.data, "interface: 127.0.0.1@10053\n") != NULL &&
 	    strstr(b.data, "interface: 127.0.0.1@10853\n") != NULL &&
 	    strstr(b.data, "tls-port: 10853\n") != NULL, "plain and DoT listeners");
