@@ -987,7 +987,8 @@ int
 cmd_spf(const struct ptt_ctx *ctx, int argc, char **argv)
 {
 	struct zctx c;
-	const char **ips = xcalloc((size_t)argc + 1, sizeof(*ips));
+	/* --ip values, or up to 16 configured addresses */
+	const char **ips = xcalloc((size_t)argc + 17, sizeof(*ips));
 	const char *keyfile = NULL, *primary = NULL;
 	char keypath[4096], err[512];
 	char cfg_ips[16][INET6_ADDRSTRLEN + 8];

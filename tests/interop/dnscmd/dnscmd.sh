@@ -139,4 +139,7 @@ printf 'server:\n    local-zone: "test." nodefault\n' > "$WORK/ub.conf"
 "$PTT" dns-check --dns "127.0.0.1:$RP" --dns-config "$WORK/ub.conf" > "$WORK/check3.out" 2>&1
 [ $? = 1 ] && grep -qE '^missing +DMARC' "$WORK/check3.out" && grep -qE '^ok +DKIM ' "$WORK/check3.out"
 ok $? "dns-check --dns (plain DNS through libunbound): the same verdicts, DKIM ok"
+"$PTT" spf > "$WORK/spf4.out" 2>&1 && [ "$(spfs)" = 1 ] &&
+	kdig +short @127.0.0.1 -p "$P" example.test TXT | grep -qx '"v=spf1 ip4:127.0.0.1 ip6:::1 -all"'
+ok $? "ptt spf without --ip: the mail host's addresses from [zone] ($(cat "$WORK/spf4.out"))"
 done_testing
