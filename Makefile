@@ -30,8 +30,10 @@ check-asan: deps
 	@ninja -C $(ASAN_BUILD)
 	@tests/run.sh $(ASAN_BUILD)
 
+# `ptt demo`: the whole stack under pttd on loopback, mail both ways, then
+# running until Ctrl-C (its files stay in ./demo).
 demo: deps all
-	@scripts/demo.sh $(BUILD)
+	@$(BUILD)/src/ptt/ptt demo --dir demo
 
 # Run every libFuzzer harness for FUZZ_SECONDS on a scratch copy of its corpus.
 fuzz: deps
