@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "smtp/proto.h"
 #include "util/cursor.h"
 #include "util/err.h"
@@ -30,9 +32,22 @@
 #define MAX_RCPT 10000
 #define V2_MAGIC "ptt-queue 2 "	/* first line of a stored file */
 
+/* A store waiting for its group commit (queue_store_async). */
+struct q_pending {
+	int fd;				/* tmp/<tmp>, written, not synced */
+	char tmp[QUEUE_ID_LEN + 8];
+	struct q_env *env;		/* the caller's, valid until done */
+	queue_done_fn done;
+	void *arg;
+	int ret;
+};
+
 struct queue {
 	int dirfd, tmpfd, msgfd, envfd, badfd;
 	unsigned seq;
+	struct event *commit_ev;	/* runs queue_commit; NULL: none */
+	struct q_pending *pend;
+	size_t npend, capend;
 };
 
 static int
@@ -86,6 +101,10 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
+	if (q->npend > 0)	/* nobody was told yet: finish them */
+		queue_commit(q);
+	if (q->commit_ev != NULL)
+		event_free(q->commit_ev);
 	if (q->tmpfd >= 0) close(q->tmpfd);
 	if (q->msgfd >= 0) close(q->msgfd);
 	if (q->envfd >= 0) close(q->envfd);
@@ -354,16 +373,14 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Write head then data to tmp/name, fsync, and rename it to dstfd/dst. */
+/* Write head then data to a new tmp/name; *fdp stays open (not synced). */
 static int
-put_file2(struct queue *q, const char *tmpname, int dstfd, const char *dst,
-    const void *head, size_t hlen, const void *data, size_t len, char *err,
-    size_t errlen)
+tmp_write(struct queue *q, const char *tmpname, const void *head, size_t hlen,
+    const void *data, size_t len, int *fdp, char *err, size_t errlen)
 {
-	int fd;
-
-	fd = openat(q->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC |
+	int fd = openat(q->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_CLOEXEC, 0600);
+
 	if (fd < 0) {
 		snprintf(err, errlen, "queue: create %s: %s", tmpname, strerror(errno));
 		return PTT_EIO;
@@ -371,8 +388,20 @@ put_file2(struct queue *q, const char *tmpname, int dstfd, const char *dst,
 	if (write_all(fd, head, hlen) != 0 || write_all(fd, data, len) != 0) {
 		snprintf(err, errlen, "queue: write %s: %s", tmpname,
 		    errno ? strerror(errno) : "short write");
-		goto fail;
+		close(fd);
+		unlinkat(q->tmpfd, tmpname, 0);
+		return PTT_EIO;
 	}
+	*fdp = fd;
+	return 0;
+}
+
+/* fsync and close fd (tmp/name), rename it to dstfd/dst; on failure the
+ * temporary file is gone. */
+static int
+tmp_commit(struct queue *q, const char *tmpname, int fd, int dstfd,
+    const char *dst, char *err, size_t errlen)
+{
 	if (fsync(fd) != 0) {
 		snprintf(err, errlen, "queue: fsync %s: %s", tmpname, strerror(errno));
 		goto fail;
@@ -393,6 +422,18 @@ fail:
 		close(fd);
 	unlinkat(q->tmpfd, tmpname, 0);
 	return PTT_EIO;
+}
+
+/* Write head then data to tmp/name, fsync, and rename it to dstfd/dst. */
+static int
+put_file2(struct queue *q, const char *tmpname, int dstfd, const char *dst,
+    const void *head, size_t hlen, const void *data, size_t len, char *err,
+    size_t errlen)
+{
+	int fd, r = tmp_write(q, tmpname, head, hlen, data, len, &fd, err,
+	    errlen);
+
+	return r != 0 ? r : tmp_commit(q, tmpname, fd, dstfd, dst, err, errlen);
 }
 
 static int
@@ -469,11 +510,24 @@ valid_id(const char *id)
 	return true;
 }
 
-int
-queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
-    char *err, size_t errlen)
+/* Is id waiting for a group commit? */
+static bool
+pending_id(const struct queue *q, const char *id)
 {
-	char tmp[QUEUE_ID_LEN + 8];
+	for (size_t i = 0; i < q->npend; i++)
+		if (strcmp(q->pend[i].env->id, id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The first half of a store: a fresh id, then the stored file written to
+ * tmp/<id>.q (not yet synced), its fd in *fdp and its name in tmp.
+ */
+static int
+store_write(struct queue *q, struct q_env *env, const void *msg, size_t len,
+    char tmp[QUEUE_ID_LEN + 8], int *fdp, char *err, size_t errlen)
+{
 	struct buf b, text;
 	int r;
 
@@ -482,11 +536,13 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
 		    env->nrcpt ? "sender" : "recipients");
 		return PTT_EINVAL;
 	}
-	/* A fresh id nobody has: random, checked against msg/ and env/. */
+	/* A fresh id nobody has: random, checked against msg/, env/ and
+	 * the stores waiting for their commit. */
 	do {
 		log_newid(env->id, 12);
 	} while (faccessat(q->msgfd, env->id, F_OK, 0) == 0 ||
-	    faccessat(q->envfd, env->id, F_OK, 0) == 0);
+	    faccessat(q->envfd, env->id, F_OK, 0) == 0 ||
+	    pending_id(q, env->id));
 	env->size = len;
 	if (env->created == 0)
 		env->created = time(NULL);
@@ -504,16 +560,110 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
 	buf_addf(&b, V2_MAGIC "%zu\n", text.len);
 	buf_add(&b, text.data, text.len);
 	buf_free(&text);
-	snprintf(tmp, sizeof(tmp), "%s.q", env->id);
-	r = put_file2(q, tmp, q->envfd, env->id, b.data, b.len, msg, len, err,
-	    errlen);
+	snprintf(tmp, QUEUE_ID_LEN + 8, "%s.q", env->id);
+	r = tmp_write(q, tmp, b.data, b.len, msg, len, fdp, err, errlen);
 	buf_free(&b);
-	if (r != 0)
+	return r;
+}
+
+int
+queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
+    char *err, size_t errlen)
+{
+	char tmp[QUEUE_ID_LEN + 8];
+	int fd, r;
+
+	if ((r = store_write(q, env, msg, len, tmp, &fd, err, errlen)) != 0)
+		return r;
+	if ((r = tmp_commit(q, tmp, fd, q->envfd, env->id, err, errlen)) != 0)
 		return r;
 	if ((r = sync_dir(q->envfd, "env", err, errlen)) == 0)
 		return 0;
 	unlinkat(q->envfd, env->id, 0);
 	return r;
+}
+
+/*
+ * Group commit: every file of the batch is synced and renamed, then env/
+ * is synced once for all of them; only then is each store told.
+ */
+void
+queue_commit(struct queue *q)
+{
+	struct q_pending *v = q->pend;
+	size_t n = q->npend;
+	char err[256];
+	bool dir_ok;
+	int ok = 0;
+
+	q->pend = NULL;
+	q->npend = q->capend = 0;
+	for (size_t i = 0; i < n; i++) {
+		v[i].ret = tmp_commit(q, v[i].tmp, v[i].fd, q->envfd,
+		    v[i].env->id, err, sizeof(err));
+		if (v[i].ret != 0)
+			log_err(v[i].env->id, "%s", err);
+		else
+			ok++;
+	}
+	dir_ok = ok == 0 || sync_dir(q->envfd, "env", err, sizeof(err)) == 0;
+	if (!dir_ok)
+		log_err(NULL, "%s", err);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].ret == 0 && !dir_ok) {
+			unlinkat(q->envfd, v[i].env->id, 0);
+			v[i].ret = PTT_EIO;
+		}
+	/* The callbacks may store again: that starts the next batch. */
+	for (size_t i = 0; i < n; i++)
+		v[i].done(v[i].ret, v[i].env, v[i].arg);
+	free(v);
+}
+
+static void
+commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	queue_commit(arg);
+}
+
+void
+queue_set_base(struct queue *q, struct event_base *base)
+{
+	if (q->commit_ev != NULL)
+		event_free(q->commit_ev);
+	q->commit_ev = base ? evtimer_new(base, commit_cb, q) : NULL;
+}
+
+int
+queue_store_async(struct queue *q, struct q_env *env, const void *msg,
+    size_t len, queue_done_fn done, void *arg, char *err, size_t errlen)
+{
+	static const struct timeval now = { 0, 0 };
+	struct q_pending *p;
+	char tmp[QUEUE_ID_LEN + 8];
+	int fd, r;
+
+	if ((r = store_write(q, env, msg, len, tmp, &fd, err, errlen)) != 0)
+		return r;
+	if (q->npend == q->capend) {
+		q->capend = q->capend ? 2 * q->capend : 16;
+		q->pend = xreallocarray(q->pend, q->capend, sizeof(*q->pend));
+	}
+	p = &q->pend[q->npend++];
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	memcpy(p->tmp, tmp, sizeof(p->tmp));
+	p->env = env;
+	p->done = done;
+	p->arg = arg;
+	/* Without an event base every store is its own batch. */
+	if (q->commit_ev == NULL)
+		queue_commit(q);
+	else if (!evtimer_pending(q->commit_ev, NULL))
+		evtimer_add(q->commit_ev, &now);
+	return 0;
 }
 
 int

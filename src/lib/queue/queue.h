@@ -96,6 +96,26 @@ void q_env_free(struct q_env *env);
  */
 int queue_store(struct queue *q, struct q_env *env, const void *msg,
     size_t len, char *err, size_t errlen);
+/*
+ * Group commit, for a caller that answers its client from the event loop:
+ * queue_store_async writes the stored file at once and returns; the fsyncs
+ * happen in queue_commit, run by the event base given to queue_set_base
+ * (in the loop's next iteration), once for every store begun meanwhile:
+ * each file's fsync and rename, then one fsync of env/ for all of them.
+ * Then done(ret, env, arg) is called for each: ret 0 means durable (only
+ * then may the caller answer 250), else a PTT_E* code (logged; nothing is
+ * left behind). env (its id and size are set at once) must stay valid
+ * until done. Without an event base each store commits at once, before
+ * queue_store_async returns. 0, or an error (done is then not called).
+ */
+struct event_base;
+typedef void (*queue_done_fn)(int ret, const struct q_env *env, void *arg);
+void queue_set_base(struct queue *q, struct event_base *base);
+int queue_store_async(struct queue *q, struct q_env *env, const void *msg,
+    size_t len, queue_done_fn done, void *arg, char *err, size_t errlen);
+/* Commit every pending store now (queue_close does too). */
+void queue_commit(struct queue *q);
+
 /* Durably rewrite the envelope of a queued message. */
 int queue_update(struct queue *q, const struct q_env *env, char *err,
     size_t errlen);

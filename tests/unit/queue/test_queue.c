@@ -2,7 +2,8 @@
  * test_queue.c - the durable queue: round trips, recovery, corruption, and
  * a child storing (and updating) messages that is SIGKILLed at random
  * moments: every message it was told is stored must be there, whole,
- * afterwards. Both layouts: stored files (envelope and message in one
+ * afterwards, also with group commit (queue_store_async: reported only
+ * from the done callback). Both layouts: stored files (envelope and message in one
  * file, env/<id>) and the first layout's bare msg/<id> + env/<id>.
  */
 #include <errno.h>
@@ -19,6 +20,8 @@
 #include "queue/queue.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include <event2/event.h>
+
 #include "../tap.h"
 
 static char dir[64];
@@ -58,6 +61,75 @@ write_file(const char *sub, const char *name, const char *text)
 	if ((f = fopen(p, "w")) != NULL) {
 		fputs(text, f);
 		fclose(f);
+	}
+}
+
+/* Group commit: what the done callbacks saw. */
+struct seen {
+	int n, failed, restored;
+	struct queue *q;
+	struct q_env *again;	/* stored from a callback, once */
+	int wfd;		/* the killed child: report ids here */
+	const char *body;
+};
+
+static void
+seen_cb(int ret, const struct q_env *env, void *arg)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	if (ret != 0)
+		s->failed++;
+	if (s->wfd >= 0 && ret == 0) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "%s %zu %c\n", env->id,
+		    env->size, s->body[0]);
+		if (write(s->wfd, line, (size_t)n) != n)
+			_exit(3);
+	}
+	if (s->again != NULL) {	/* a callback may start the next batch */
+		char err[256];
+		struct q_env *e = s->again;
+		s->again = NULL;
+		if (queue_store_async(s->q, e, "again", 5, seen_cb, s, err,
+		    sizeof(err)) == 0)
+			s->restored++;
+	}
+}
+
+/* The child, group commit: batches of 1 to 8 messages per loop turn,
+ * each id reported only from its done callback. */
+static void
+storer_async(int wfd)
+{
+	char err[256], body[4096];
+	struct queue *q = queue_open(dir, err, sizeof(err));
+	struct event_base *base = event_base_new();
+	struct q_env env[8];
+	struct seen s;
+
+	if (q == NULL || base == NULL)
+		_exit(2);
+	queue_set_base(q, base);
+	memset(&s, 0, sizeof(s));
+	s.q = q;
+	s.wfd = wfd;
+	s.body = body;
+	for (unsigned i = 0;; i++) {
+		int k = 1 + (int)(i % 8);
+		memset(body, 'a' + (int)(i % 26), sizeof(body));
+		for (int j = 0; j < k; j++) {
+			memset(&env[j], 0, sizeof(env[j]));
+			env[j].sender = strdup("a@example.test");
+			q_env_add_rcpt(&env[j], "b@example.test");
+			if (queue_store_async(q, &env[j], body, 100 + (size_t)j * 300,
+			    seen_cb, &s, err, sizeof(err)) != 0)
+				_exit(4);
+		}
+		event_base_loop(base, EVLOOP_ONCE);
+		for (int j = 0; j < k; j++)
+			q_env_free(&env[j]);
 	}
 }
 
@@ -235,6 +307,59 @@ main(void)
 	ok(!file_exists("env", id) && !file_exists("msg", id), "both files gone");
 	is_int(queue_remove(q, id), PTT_ENOENT, "removing twice says not found");
 
+	/* Group commit. */
+	{
+		struct event_base *base = event_base_new();
+		struct q_env e[10], more;
+		struct seen sn;
+		int good = 0;
+
+		memset(&sn, 0, sizeof(sn));
+		sn.q = q;
+		sn.wfd = -1;
+		queue_set_base(q, base);
+		for (int i = 0; i < 10; i++) {
+			memset(&e[i], 0, sizeof(e[i]));
+			e[i].sender = strdup("a@b");
+			q_env_add_rcpt(&e[i], "c@d");
+			if (queue_store_async(q, &e[i], "Subject: g\r\n\r\nbatch\r\n",
+			    21, seen_cb, &sn, err, sizeof(err)) != 0)
+				printf("# %s\n", err);
+		}
+		memset(&more, 0, sizeof(more));
+		more.sender = strdup("a@b");
+		q_env_add_rcpt(&more, "c@d");
+		sn.again = &more;
+		is_int(sn.n, 0, "group commit: nobody is told before the loop runs");
+		ok(strlen(e[9].id) == 12 && !file_exists("env", e[0].id),
+		    "ids assigned at once, nothing in env/ yet");
+		event_base_loop(base, EVLOOP_ONCE);
+		is_int(sn.n, 10, "one loop turn commits the whole batch");
+		is_int(sn.failed, 0, "all of it durably");
+		for (int i = 0; i < 10; i++) {
+			buf_init(&b, 0);
+			if (queue_load(q, e[i].id, &got) == 0) {
+				if (queue_read_msg(q, e[i].id, &b) == 0 && b.len == 21)
+					good++;
+				q_env_free(&got);
+			}
+			buf_free(&b);
+		}
+		is_int(good, 10, "every message of the batch loads and reads whole");
+		is_int(sn.restored, 1, "a callback started the next batch");
+		event_base_loop(base, EVLOOP_ONCE);
+		is_int(sn.n, 11, "which the next turn committed");
+		ok(file_exists("env", more.id), "its file is in env/");
+		for (int i = 0; i < 10; i++) {
+			queue_remove(q, e[i].id);
+			q_env_free(&e[i]);
+		}
+		queue_remove(q, more.id);
+		q_env_free(&more);
+		queue_set_base(q, NULL);
+		event_base_free(base);
+	}
+
 	is_int(queue_backoff(1, 300, 14400), 300, "first retry after min");
 	is_int(queue_backoff(3, 300, 14400), 1200, "doubles");
 	is_int(queue_backoff(50, 300, 14400), 14400, "capped at max");
@@ -255,6 +380,8 @@ main(void)
 			fflush(stdout);
 			if ((pid = fork()) == 0) {
 				close(p[0]);
+				if (rounds % 2)
+					storer_async(p[1]);
 				storer(p[1]);
 			}
 			close(p[1]);
@@ -291,7 +418,8 @@ main(void)
 			fclose(f);
 			queue_close(q);
 		}
-		ok(stored >= 20, "the killed writer stored %d messages in 20 rounds", stored);
+		ok(stored >= 20, "the killed writer stored %d messages in 20 rounds "
+		    "(every other one with group commit)", stored);
 		is_int(lost, 0, "no acknowledged message lost after kill -9");
 		is_int(bad, 0, "every recovered message is whole");
 		q = queue_open(dir, err, sizeof(err));
