@@ -42,6 +42,8 @@
  * resolver. Sandbox: read-only access to the configuration repository,
  * TCP connect to the spamfilter's and the resolver's ports only.
  */
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +453,21 @@ on_stop(void *arg)
 	smtp_server_shutdown(M.srv, stopped, NULL);
 }
 
+/* SIGHUP: the public certificate again (ptt-acme renewed it); sessions
+ * under way keep the one they started with. */
+static void
+on_reload(void *arg)
+{
+	char err[512];
+
+	(void)arg;
+	if (tls_server_reload(M.pub_tls, NULL, NULL, err, sizeof(err)) != 0)
+		log_err(NULL, "certificate reload: %s (keeping the old one)",
+		    err);
+	else
+		log_info(NULL, "certificate reloaded from %s", M.cfg.cert);
+}
+
 /* The port of "addr@port" or "host:port", or def. */
 static uint16_t
 port_of(const char *s, uint16_t def)
@@ -470,7 +487,10 @@ port_of(const char *s, uint16_t def)
 static void
 enter_sandbox(void)
 {
-	const char *ro[2] = { M.cfg.config_repo, NULL };
+	/* The certificate's directories too, for a reload after renewal:
+	 * the directory, since a renewal renames a new file into it. */
+	char cdir[PATH_MAX], kdir[PATH_MAX];
+	const char *ro[4] = { M.cfg.config_repo, cdir, kdir, NULL };
 	const char *dns = M.cfg.dns_forward[0] ? M.cfg.dns_forward :
 	    M.cfg.dns_stub;
 	uint16_t ports[4] = { 0, 0, 0, 0 };
@@ -478,6 +498,10 @@ enter_sandbox(void)
 	struct sandbox sbx;
 	char err[512];
 
+	ptt_strlcpy(cdir, M.cfg.cert, sizeof(cdir));
+	ptt_strlcpy(kdir, M.cfg.key, sizeof(kdir));
+	ptt_strlcpy(cdir, dirname(cdir), sizeof(cdir));
+	ptt_strlcpy(kdir, dirname(kdir), sizeof(kdir));
 	ports[0] = port_of(M.cfg.spamfilter, 0);
 	ports[1] = port_of(dns[0] ? dns : NULL, M.cfg.dns_tls ? 853 : 53);
 	memset(&sbx, 0, sizeof(sbx));
@@ -551,6 +575,7 @@ main(int argc, char **argv)
 	    NULL;
 	rs.allow_localhost = M.cfg.dns_allow_localhost;
 	rs.tls = M.cfg.dns_tls;
+	rs.tls_ca = M.cfg.ca;	/* DoT to ptt-resolver: its certificate is from the internal CA */
 	rs.timeout_ms = (unsigned)M.cfg.dns_timeout * 1000;
 	if ((M.res = resolver_unbound_new(M.base, &rs, &rerr)) == NULL)
 		fatal("resolver: %s", rerr);
@@ -606,7 +631,7 @@ main(int argc, char **argv)
 
 	if (M.cfg.sandbox && !conf_url_is_remote(M.cfg.config_repo))
 		enter_sandbox();
-	ev_on_signals(M.base, on_stop, NULL, NULL);
+	ev_on_signals(M.base, on_stop, on_reload, NULL);
 	event_base_dispatch(M.base);
 
 	ev_free_signals();

@@ -383,6 +383,7 @@ main(int argc, char **argv)
 		    R.cfg.dns_config_file : NULL,
 		.allow_localhost = R.cfg.dns_allow_localhost,
 		.tls = R.cfg.dns_tls,
+		.tls_ca = R.cfg.ca,
 		.timeout_ms = (unsigned)R.cfg.dns_timeout * 1000,
 	};
 	const char *rerr = NULL;

@@ -235,6 +235,27 @@ wait_line "$WORK/mx.log" "users: now 2 users" 10
 out=$($SW --port $mx_port --from bob@sender.test --to carol@example.test --data "$WORK/signed.eml" 2>&1)
 ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "a user added to the repository receives without a restart"
 
+# A renewed certificate (as ptt-acme writes it: a new file renamed over
+# the old, readable by the service's user) is served after SIGHUP, without
+# a restart; a session open across the reload keeps working.
+serial() {
+	openssl s_client -connect 127.0.0.1:$mx_port -starttls smtp -servername mx.example.test \
+		</dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
+}
+old=$(serial)
+exec 7<>/dev/tcp/127.0.0.1/$mx_port
+read -r -t 5 banner <&7
+make_cert "$WORK/pub" renewed "DNS:mx.example.test,IP:127.0.0.1"
+chmod 644 "$WORK/pub/renewed.key"
+mv "$WORK/pub/renewed.key" "$WORK/pub/server.key" && mv "$WORK/pub/renewed.pem" "$WORK/pub/server.pem"
+kill -HUP "$(cat "$WORK/mx.pid")"
+wait_line "$WORK/mx.log" "certificate reloaded" 5
+ok $? "SIGHUP: the mx reloads its certificate"
+new=$(serial)
+ok $([ -n "$new" ] && [ "$new" != "$old" ]; echo $?) "new sessions get the renewed certificate ($old -> $new)"
+printf 'NOOP\r\n' >&7; read -r -t 5 reply <&7; exec 7>&-
+ok $(case "$reply" in 250*) echo 0;; *) echo 1;; esac) "a session opened before the reload still answers (${reply%$'\r'})"
+
 # A graceful stop (SIGTERM); under sanitizers, no report.
 for m in mx mx2; do
 	pid=$(cat "$WORK/$m.pid"); kill "$pid"
