@@ -96,7 +96,8 @@ struct api {
 };
 
 static int
-api_open(const struct ptt_ctx *ctx, const char *url, struct api *a)
+api_open(const struct ptt_ctx *ctx, const char *url, const char *token,
+    struct api *a)
 {
 	struct pttd_config cfg;
 	struct conf_repo *r = NULL;
@@ -127,17 +128,21 @@ api_open(const struct ptt_ctx *ctx, const char *url, struct api *a)
 		}
 		ptt_strlcpy(a->addr, cfg.status, sizeof(a->addr));
 	}
+	bool loopback = pttd_is_loopback(a->addr);
 	/* A wildcard listener is reached on loopback. */
 	if (strncmp(a->addr, "0.0.0.0:", 8) == 0 || strncmp(a->addr, "*:", 2) == 0) {
 		char port[32];
 		ptt_strlcpy(port, strrchr(a->addr, ':') + 1, sizeof(port));
 		snprintf(a->addr, sizeof(a->addr), "127.0.0.1:%s", port);
-	} else if (!pttd_is_loopback(a->addr)) {
+	}
+	if (token != NULL) {
+		a->token = xstrdup(token);
+	} else if (cfg.token != NULL && cfg.token[0] != '\0') {
+		a->token = xstrdup(cfg.token);
+	} else if (!loopback) {
 		char *data = NULL;
 		size_t len = 0;
-		if (cfg.token != NULL && cfg.token[0] != '\0') {
-			a->token = xstrdup(cfg.token);
-		} else if (state_read_secret(ctx->state, PTTD_TOKEN_FILE, &data,
+		if (state_read_secret(ctx->state, PTTD_TOKEN_FILE, &data,
 		    &len, err, sizeof(err)) == 0) {
 			data[strcspn(data, "\r\n")] = '\0';
 			a->token = xstrdup(data);
@@ -252,7 +257,7 @@ jint(json_t *o, const char *k)
 int
 cmd_status(const struct ptt_ctx *ctx, int argc, char **argv)
 {
-	const char *url = NULL;
+	const char *url = NULL, *token = NULL;
 	struct api a;
 	json_t *j, *v;
 	size_t i;
@@ -261,12 +266,17 @@ cmd_status(const struct ptt_ctx *ctx, int argc, char **argv)
 
 	for (int k = 1; k < argc; k++) {
 		bool missing = false;
-		const char *u = opt_value(argc, argv, &k, "--url", &missing);
-		if (u == NULL || missing)
+		const char *u = opt_value(argc, argv, &k, "--url", &missing), *t;
+		if (u != NULL && !missing) {
+			url = u;
+			continue;
+		}
+		t = opt_value(argc, argv, &k, "--token", &missing);
+		if (t == NULL || missing)
 			return PTT_EXIT_USAGE;
-		url = u;
+		token = t;
 	}
-	if ((ret = api_open(ctx, url, &a)) != 0)
+	if ((ret = api_open(ctx, url, token, &a)) != 0)
 		return ret;
 	j = api_get(&a, "/api/status");
 	free(a.token);
@@ -322,7 +332,7 @@ cmd_status(const struct ptt_ctx *ctx, int argc, char **argv)
 int
 cmd_logs(const struct ptt_ctx *ctx, int argc, char **argv)
 {
-	const char *svc = NULL, *url = NULL;
+	const char *svc = NULL, *url = NULL, *token = NULL;
 	bool follow = false;
 	long long next = -1;
 	struct api a;
@@ -335,6 +345,9 @@ cmd_logs(const struct ptt_ctx *ctx, int argc, char **argv)
 			follow = true;
 		else if ((u = opt_value(argc, argv, &k, "--url", &missing)) != NULL)
 			url = u;
+		else if (!missing &&
+		    (u = opt_value(argc, argv, &k, "--token", &missing)) != NULL)
+			token = u;
 		else if (missing || argv[k][0] == '-' || svc != NULL)
 			return PTT_EXIT_USAGE;
 		else
@@ -343,7 +356,7 @@ cmd_logs(const struct ptt_ctx *ctx, int argc, char **argv)
 	if (svc == NULL || strspn(svc, "abcdefghijklmnopqrstuvwxyz") !=
 	    strlen(svc))
 		return PTT_EXIT_USAGE;
-	if ((ret = api_open(ctx, url, &a)) != 0)
+	if ((ret = api_open(ctx, url, token, &a)) != 0)
 		return ret;
 	for (;;) {
 		char path[200];

@@ -19,8 +19,9 @@ const struct param pttd_params[] = {
 	{ "status", PARAM_STR, "127.0.0.1:8080", 0, 0, NULL, O(status),
 	  "address of the status page, /metrics and /api (empty: none)" },
 	{ "token", PARAM_STR, "", 0, 0, NULL, O(token),
-	  "token the status page requires when it is not on loopback (empty: "
-	  "the state directory's pttd/token, created when missing)" },
+	  "token the status page and API require (Authorization: Bearer, or "
+	  "?token=); empty: off loopback the state directory's pttd/token, "
+	  "created when missing, on loopback none" },
 	{ "poll_interval", PARAM_TIME, "10s", 1, 86400, NULL, O(poll_interval),
 	  "how often the configuration repository is checked for a new "
 	  "commit (SIGHUP checks at once)" },

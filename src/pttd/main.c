@@ -174,13 +174,16 @@ setup_token(struct pttd *d)
 	char err[512], *data = NULL;
 	size_t len = 0;
 
-	if (d->cfg.status == NULL || d->cfg.status[0] == '\0' ||
-	    pttd_is_loopback(d->cfg.status))
+	if (d->cfg.status == NULL || d->cfg.status[0] == '\0')
 		return;
+	/* A configured token is always required; the generated one only
+	 * off loopback. */
 	if (d->cfg.token != NULL && d->cfg.token[0] != '\0') {
 		d->token = xstrdup(d->cfg.token);
 		return;
 	}
+	if (pttd_is_loopback(d->cfg.status))
+		return;
 	if (state_read_secret(d->state, PTTD_TOKEN_FILE, &data, &len, err,
 	    sizeof(err)) == 0) {
 		while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))

@@ -90,7 +90,8 @@ ok $? "ptt.conf with [pttd] and every service's section committed"
 chmod -R o+rX "$CFG"
 
 PTTD_URL=http://127.0.0.1:$status_port
-start_bg pttd "$B/src/pttd/pttd" --config "$CFG" --state "$ST"
+# `ptt up` execs pttd (same pid) with the repository and state directory.
+start_bg pttd $P up
 
 # status_json: the JSON status; svc_field NAME FIELD: one field of a service.
 status_json() { curl -fs --max-time 5 "$PTTD_URL/api/status"; }
