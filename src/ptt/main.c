@@ -53,10 +53,10 @@ static const struct command {
 	{ "up", cmd_up, "[-o name=value]...",
 	  "run pttd in the foreground: every service ptt.conf enables, "
 	  "restarted, health-checked, redeployed on a new commit" },
-	{ "status", cmd_status, "[--url http://HOST:PORT]",
+	{ "status", cmd_status, "[--url http://HOST:PORT] [--token T]",
 	  "what pttd shows on its status page: services, messages, queue, "
 	  "deploys (exit 1 when a service is not healthy)" },
-	{ "logs", cmd_logs, "SERVICE [-f] [--url http://HOST:PORT]",
+	{ "logs", cmd_logs, "SERVICE [-f] [--url http://HOST:PORT] [--token T]",
 	  "a service's latest log lines as pttd collected them (-f: follow)" },
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
