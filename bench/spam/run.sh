@@ -4,13 +4,13 @@
 #
 # Both are trained on the same -1 groups (easy-ham-1 + hard-ham-1 as ham,
 # spam-1 as spam): ptt ships data/spam.model (trained on them by
-# `ptt-spam train`); SpamAssassin gets a private Bayes database filled by
+# `ptt spam train`, the build step); SpamAssassin gets a private Bayes database filled by
 # sa-learn and runs as spamd -L (local tests only: no DNS, no network),
 # queried by spamc one message at a time, as an MTA would. Both run on one
-# core (one ptt-spam process; spamd --max-children=1).
+# core (one `ptt spam classify` process; spamd --max-children=1).
 #
 # Usage: bench/spam/run.sh [BUILD_DIR]   (default: build)
-# Env:   PTT_SPAM (ptt-spam binary), MODEL (default data/spam.model),
+# Env:   PTT (the ptt binary), MODEL (default data/spam.model),
 #        WORK (scratch dir, default /tmp/ptt-spam-bench), PORT (17831),
 #        LIMIT (messages per -2 group, default all), NO_SA=1 (skip SpamAssassin)
 # Writes bench/spam/RESULTS.md (the tables) unless OUT= names another file.
@@ -18,14 +18,14 @@ set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build}
-bin=${PTT_SPAM:-$build/src/spamtool/ptt-spam}
+bin=${PTT:-$build/src/ptt/ptt}
 model=${MODEL:-$top/data/spam.model}
 work=${WORK:-/tmp/ptt-spam-bench}
 port=${PORT:-17831}
 limit=${LIMIT:-0}
 out=${OUT:-$top/bench/spam/RESULTS.md}
 
-[ -x "$bin" ] || { echo "run.sh: no ptt-spam at $bin (build it, or set PTT_SPAM)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "run.sh: no ptt at $bin (build it, or set PTT)" >&2; exit 1; }
 corpus=$("$top/scripts/spam-corpus.sh")
 mkdir -p "$work"
 
@@ -62,18 +62,18 @@ list easy-ham-2 > "$work/ham2.list"
 list spam-2 > "$work/spam2.list"
 nham=$(wc -l < "$work/ham2.list"); nspam=$(wc -l < "$work/spam2.list"); n=$((nham + nspam))
 t0=$(now)
-xargs -a "$work/ham2.list" "$bin" classify -m "$model" > "$work/ptt-ham2.out"
-xargs -a "$work/spam2.list" "$bin" classify -m "$model" > "$work/ptt-spam2.out"
+xargs -a "$work/ham2.list" "$bin" spam classify -m "$model" > "$work/ptt-ham2.out"
+xargs -a "$work/spam2.list" "$bin" spam classify -m "$model" > "$work/ptt-spam2.out"
 t1=$(now)
 ptt_fp=$(grep -c $'\tspam\t' "$work/ptt-ham2.out" || true)
 ptt_tp=$(grep -c $'\tspam\t' "$work/ptt-spam2.out" || true)
 ptt_rate=$(calc "$n / ($t1 - $t0)")
-# Speed per core: CPU seconds (user + system) of one ptt-spam process
+# Speed per core: CPU seconds (user + system) of one ptt process
 # classifying every file 5 times (the machine may be shared: wall time is
 # reported too, but CPU time is what one core spends).
 for i in 1 2 3 4 5; do cat "$work/ham2.list" "$work/spam2.list"; done > "$work/all5.list"
 t0=$(now)
-cpu=$( { xargs -a "$work/all5.list" "$bin" classify -m "$model" > /dev/null; times; } | tail -1)
+cpu=$( { xargs -a "$work/all5.list" "$bin" spam classify -m "$model" > /dev/null; times; } | tail -1)
 t1=$(now)
 # `times` prints the children's user and system time as "XmY.YYYs XmY.YYYs"
 ptt_cpu=$(echo "$cpu" | awk '{ n = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); n += a[1] * 60 + a[2] } print n }')
@@ -138,7 +138,7 @@ pct() { awk "BEGIN { printf \"%.2f\", 100 * $1 / $2 }"; }
 	echo
 	echo "| filter | ham flagged | spam caught | messages per CPU second | messages/s wall |"
 	echo "|---|---|---|---|---|"
-	printf '| ptt-spam classify (shipped model) | %d/%d (%s%%) | %d/%d (%s%%) | %.0f | %.0f |\n' \
+	printf '| ptt spam classify (shipped model) | %d/%d (%s%%) | %d/%d (%s%%) | %.0f | %.0f |\n' \
 		"$ptt_fp" "$nham" "$(pct "$ptt_fp" "$nham")" "$ptt_tp" "$nspam" "$(pct "$ptt_tp" "$nspam")" \
 		"$ptt_rate5" "$ptt_wall5"
 	if [ $sa = yes ]; then
@@ -158,11 +158,15 @@ pct() { awk "BEGIN { printf \"%.2f\", 100 * $1 / $2 }"; }
 	echo
 	echo "Speed is messages per CPU second (user + system) because the machine may be"
 	echo "shared; wall-clock rates of the same run are in the last column. ptt: one"
-	echo "\`ptt-spam classify\` process over all the files five times (reading, MIME parsing,"
+	echo "\`ptt spam classify\` process over all the files five times (reading, MIME parsing,"
 	echo "decoding, charset conversion, features, scoring); one process per group, with"
 	echo "process start and model load, did $(printf '%.0f' "$ptt_rate") messages/s wall."
 	echo "SpamAssassin: one spamc per message against one spamd child (-L: no network"
 	echo "tests), as an MTA would call it; CPU time of spamd and its child (spamc not counted)."
+	if [ $sa = yes ]; then
+		echo "Its Bayes database is filled by sa-learn from the same -1 groups on the first"
+		echo "run and reused from \$WORK by later runs (this one: learned $(date -u -r "$work/bayes.done" +%Y-%m-%d))."
+	fi
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 cat "$out"
