@@ -404,9 +404,25 @@ ddns_apply(struct dnsd *d, struct zone *z, const ldns_pkt *req,
 	ldns_rr *old_soa = ldns_rr_clone(zone_soa(z));
 	size_t nrem = ldns_rr_list_rr_count(removed);
 	size_t nadd = ldns_rr_list_rr_count(added);
+	if (d->persist != NULL && d->persist(d, z, rrs, err, sizeof(err),
+	    d->arg) != 0) {
+		log_warn(id, "update of %s by key %s refused: cannot store the "
+		    "zone: %s", z->name, keyname, err);
+		ldns_rr_list_deep_free(rrs);
+		ldns_rr_free(old_soa);
+		ldns_rr_list_deep_free(removed);
+		ldns_rr_list_deep_free(added);
+		return LDNS_RCODE_SERVFAIL;
+	}
 	if (zone_commit(z, rrs, err, sizeof(err)) != 0) {
+		char err2[512];
 		log_warn(id, "update of %s by key %s failed: %s", z->name,
 		    keyname, err);
+		/* Put the file back to what is served. */
+		if (d->persist != NULL && d->persist(d, z, z->rrs, err2,
+		    sizeof(err2), d->arg) != 0)
+			log_err(id, "zone %s: restoring the file: %s", z->name,
+			    err2);
 		ldns_rr_free(old_soa);
 		ldns_rr_list_deep_free(removed);
 		ldns_rr_list_deep_free(added);

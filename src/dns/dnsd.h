@@ -53,7 +53,13 @@ struct dnsd_rule {
 
 struct dnsd;
 
-/* Called after a zone changed through an UPDATE (write, commit, notify). */
+/* Called with an UPDATE's resulting records before they are served: 0
+ * when they are stored (the zone file written and fsync'd), else the
+ * update is refused with SERVFAIL and nothing changes (RFC 2136 3.6:
+ * an update is durable before it is acknowledged). */
+typedef int (*dnsd_persist_fn)(struct dnsd *d, struct zone *z,
+    const ldns_rr_list *rrs, char *err, size_t errlen, void *arg);
+/* Called after a zone changed through an UPDATE (commit, notify). */
 typedef void (*dnsd_changed_fn)(struct dnsd *d, struct zone *z,
     const char *keyname, void *arg);
 
@@ -64,6 +70,7 @@ struct dnsd {
 	struct dnsd_rule *rules;	/* owned array */
 	size_t nrules;
 	uint64_t (*clock)(void);	/* NULL: time(NULL) */
+	dnsd_persist_fn persist;	/* NULL: memory only */
 	dnsd_changed_fn changed;	/* NULL: nothing */
 	void *arg;
 };

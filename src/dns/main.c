@@ -382,16 +382,24 @@ on_stop(void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
-/* After an accepted update: write back, commit, notify. */
+/* Before an update is served and acknowledged: the zone file. */
+static int
+on_persist(struct dnsd *d, struct zone *z, const ldns_rr_list *rrs,
+    char *err, size_t errlen, void *arg)
+{
+	(void)d;
+	(void)arg;
+	return zone_write_rrs(z, rrs, err, errlen);
+}
+
+/* After an accepted update (already on disk): commit, notify. */
 static void
 on_changed(struct dnsd *d, struct zone *z, const char *keyname, void *arg)
 {
 	struct server *s = arg;
 	char err[512], msg[600];
 
-	if (zone_write(z, err, sizeof(err)) != 0) {
-		log_err(NULL, "zone %s: write-back failed: %s", z->name, err);
-	} else if (s->git) {
+	if (s->git) {
 		snprintf(msg, sizeof(msg), "ptt-dns: update %.*s by key %s\n\n"
 		    "Serial %u.", (int)strlen(z->name) - 1, z->name, keyname,
 		    zone_serial(z));
@@ -660,6 +668,7 @@ main(int argc, char **argv)
 	if (s->cfg.policy != NULL &&
 	    dnsd_policy_load(&s->d, s->cfg.policy, err, sizeof(err)) != 0)
 		fatal("%s", err);
+	s->d.persist = on_persist;
 	s->d.changed = on_changed;
 	s->d.arg = s;
 	if (check) {

@@ -482,6 +482,13 @@ zone_reload(struct zone *z, bool force, char *err, size_t errlen)
 int
 zone_write(struct zone *z, char *err, size_t errlen)
 {
+	return zone_write_rrs(z, z->rrs, err, errlen);
+}
+
+int
+zone_write_rrs(struct zone *z, const ldns_rr_list *rrs, char *err,
+    size_t errlen)
+{
 	char tmp[4096], dir[4096];
 	FILE *f;
 	int fd, ret = 0;
@@ -502,13 +509,16 @@ zone_write(struct zone *z, char *err, size_t errlen)
 		return PTT_EIO;
 	}
 	fchmod(fd, 0644);
+	ldns_rr *soa = NULL;
+	for (size_t i = 0; soa == NULL && i < ldns_rr_list_rr_count(rrs); i++)
+		if (ldns_rr_get_type(ldns_rr_list_rr(rrs, i)) == LDNS_RR_TYPE_SOA)
+			soa = ldns_rr_list_rr(rrs, i);
 	fprintf(f, "; zone %s, serial %u, written by ptt-dns\n", z->name,
-	    zone_serial(z));
-	ldns_rr *soa = zone_soa(z);
+	    soa ? ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)) : 0);
 	if (soa != NULL)
 		ldns_rr_print(f, soa);
-	for (size_t i = 0; i < ldns_rr_list_rr_count(z->rrs); i++) {
-		ldns_rr *rr = ldns_rr_list_rr(z->rrs, i);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(rrs, i);
 		if (rr != soa)
 			ldns_rr_print(f, rr);
 	}

@@ -97,6 +97,10 @@ int zone_reload(struct zone *z, bool force, char *err, size_t errlen);
 /* Write the zone's rrs to z->path atomically (temp file, fsync, rename,
  * fsync of the directory); updates z->st. 0 or PTT_EIO with a reason. */
 int zone_write(struct zone *z, char *err, size_t errlen);
+/* The same with rrs (SOA included) instead of the zone's current records:
+ * an update is stored before it is served. */
+int zone_write_rrs(struct zone *z, const ldns_rr_list *rrs, char *err,
+    size_t errlen);
 
 /* Record a change for IXFR (lists taken over). */
 void zone_journal_add(struct zone *z, ldns_rr *old_soa, ldns_rr *new_soa,

@@ -403,11 +403,7 @@ conf_text(struct demo *d, const char *base, size_t blen)
 	buf_addf(&c,
 	    "[dns]\nlisten = 127.0.0.1:%d\nzones = %s/zones\n"
 	    "tsig-dir = %s/tsig\npolicy = %s/dns-policy\n"
-	    "reload-interval = 1s\n"
-	    /* It commits accepted updates to the configuration repository,
-	     * which belongs to the user that made it; as nobody it could not
-	     * (see docs/architecture.md, "Not built yet"). */
-	    "no-sandbox = yes\n\n", p[P_DNS], d->cfg, s, s);
+	    "reload-interval = 1s\n\n", p[P_DNS], d->cfg, s, s);
 	buf_addf(&c,
 	    "[resolver]\nstate = %s\nlisten = 127.0.0.1:%d\n"
 	    "listen_tls = 127.0.0.1:%d\n"
@@ -1030,12 +1026,18 @@ cmd_demo(const struct ptt_ctx *ctx, int argc, char **argv)
 	    "@" OUTSIDE "), zones, certificates from the internal CA");
 	if (prepare_dir(&d) != 0 || init_repo(&d) != 0 || configure(&d) != 0)
 		return PTT_EXIT_FAIL;
-	/* The daemons drop to nobody: they must read the configuration. */
+	/* The daemons drop to nobody: they must read the configuration,
+	 * and ptt-dns writes accepted updates into zones/ as that user (its
+	 * git helper commits them as the repository's owner). */
 	{
 		char *chm[] = { "/bin/chmod", "-R", "o+rX", d.cfg, NULL };
-		char log[PATH_MAX];
+		char zones[PATH_MAX], log[PATH_MAX];
+		snprintf(zones, sizeof(zones), "%s/zones", d.cfg);
+		char *cho[] = { "/bin/chown", "-R", "nobody", zones, NULL };
 		snprintf(log, sizeof(log), "%s/setup.log", d.dir);
 		(void)run(chm, log, NULL);
+		if (geteuid() == 0)
+			(void)run(cho, log, NULL);
 	}
 	step("pttd starts dns, resolver, relay, signer, spamfilter, mx and "
 	    "submission; ptt-sink plays " OUTSIDE "'s MX");

@@ -132,6 +132,20 @@ n=$(commits)
 [ "$(U add "t1.example.test. 60 A 127.0.0.1" add "t2.example.test. 60 MX 1 x.")" = REFUSED ] &&
 	[ -z "$(kdig +short @127.0.0.1 -p "$P" t1.example.test A)" ] && [ "$(commits)" = "$n" ]
 ok $? "an update with one forbidden record changes nothing"
+# An update that cannot be stored is refused, never acknowledged: the
+# zones directory taken away from the daemon's user.
+n=$(commits); s0=$(serial "$P")
+chown root "$ZONES"; chmod 755 "$ZONES"
+[ "$(U add "durable.example.test. 60 A 127.0.0.4")" = SERVFAIL ] &&
+	[ -z "$(kdig +short @127.0.0.1 -p "$P" durable.example.test A)" ] &&
+	[ "$(serial "$P")" = "$s0" ] && [ "$(commits)" = "$n" ]
+ok $? "an update the daemon cannot write to the zone file: SERVFAIL, not served, serial and git unchanged"
+grep -q 'durable\|cannot store the zone' "$WORK/dnsd.log"; ok $? "and one log line says why"
+chown nobody "$ZONES"
+[ "$(U add "durable.example.test. 60 A 127.0.0.4")" = NOERROR ] &&
+	[ "$(kdig +short @127.0.0.1 -p "$P" durable.example.test A)" = 127.0.0.4 ] &&
+	grep -q '^durable' "$ZONES/example.test.zone"
+ok $? "writable again: the same update is stored, then served"
 grep -q 'sandbox: entered' "$WORK/dnsd.log"; ok $? "ptt-dns runs sandboxed, commits through its git helper"
 kill -0 "$(cat "$WORK/dnsd.pid")"; ok $? "ptt-dns still running"
 done_testing
