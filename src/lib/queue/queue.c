@@ -31,15 +31,17 @@
 #define MAX_ENV (1 << 20)	/* an envelope file larger than this is bad */
 #define MAX_RCPT 10000
 #define V2_MAGIC "ptt-queue 2 "	/* first line of a stored file */
+#define V3_MAGIC "ptt-queue 3 "	/* ... of a batch: 16 hex digits follow */
+#define V3_HEAD (sizeof(V3_MAGIC) - 1 + 16 + 1)
+#define MAX_INDEX (4 << 20)	/* a batch's index, at most */
 
 /* A store waiting for its group commit (queue_store_async). */
 struct q_pending {
-	int fd;				/* tmp/<tmp>, written, not synced */
-	char tmp[QUEUE_ID_LEN + 8];
 	struct q_env *env;		/* the caller's, valid until done */
 	queue_done_fn done;
 	void *arg;
 	int ret;
+	uint64_t off, envlen, msglen;	/* its record in the batch file */
 };
 
 struct queue {
@@ -48,6 +50,9 @@ struct queue {
 	struct event *commit_ev;	/* runs queue_commit; NULL: none */
 	struct q_pending *pend;
 	size_t npend, capend;
+	int bfd;			/* the batch file being written, or -1 */
+	char bname[QUEUE_ID_LEN + 8];	/* its name in tmp/ */
+	uint64_t boff;			/* where its next record goes */
 };
 
 static int
@@ -69,7 +74,7 @@ queue_open(const char *dir, char *err, size_t errlen)
 {
 	struct queue *q = xcalloc(1, sizeof(*q));
 
-	q->tmpfd = q->msgfd = q->envfd = q->badfd = -1;
+	q->tmpfd = q->msgfd = q->envfd = q->badfd = q->bfd = -1;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "queue: mkdir %s: %s", dir, strerror(errno));
 		free(q);
@@ -101,8 +106,7 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
-	if (q->npend > 0)	/* nobody was told yet: finish them */
-		queue_commit(q);
+	queue_commit(q);	/* stores nobody was told about yet */
 	if (q->commit_ev != NULL)
 		event_free(q->commit_ev);
 	if (q->tmpfd >= 0) close(q->tmpfd);
@@ -524,6 +528,26 @@ pending_id(const struct queue *q, const char *id)
  * The first half of a store: a fresh id, then the stored file written to
  * tmp/<id>.q (not yet synced), its fd in *fdp and its name in tmp.
  */
+/* Check env and give it a fresh id nobody has: random, checked against
+ * msg/, env/ and the stores waiting for their commit. */
+static int
+new_id(struct queue *q, struct q_env *env, char *err, size_t errlen)
+{
+	if (env->nrcpt == 0 || env->sender == NULL) {
+		snprintf(err, errlen, "queue: envelope without %s",
+		    env->nrcpt ? "sender" : "recipients");
+		return PTT_EINVAL;
+	}
+	do {
+		log_newid(env->id, 12);
+	} while (faccessat(q->msgfd, env->id, F_OK, 0) == 0 ||
+	    faccessat(q->envfd, env->id, F_OK, 0) == 0 ||
+	    pending_id(q, env->id));
+	if (env->created == 0)
+		env->created = time(NULL);
+	return 0;
+}
+
 static int
 store_write(struct queue *q, struct q_env *env, const void *msg, size_t len,
     char tmp[QUEUE_ID_LEN + 8], int *fdp, char *err, size_t errlen)
@@ -531,21 +555,9 @@ store_write(struct queue *q, struct q_env *env, const void *msg, size_t len,
 	struct buf b, text;
 	int r;
 
-	if (env->nrcpt == 0 || env->sender == NULL) {
-		snprintf(err, errlen, "queue: envelope without %s",
-		    env->nrcpt ? "sender" : "recipients");
-		return PTT_EINVAL;
-	}
-	/* A fresh id nobody has: random, checked against msg/, env/ and
-	 * the stores waiting for their commit. */
-	do {
-		log_newid(env->id, 12);
-	} while (faccessat(q->msgfd, env->id, F_OK, 0) == 0 ||
-	    faccessat(q->envfd, env->id, F_OK, 0) == 0 ||
-	    pending_id(q, env->id));
+	if ((r = new_id(q, env, err, errlen)) != 0)
+		return r;
 	env->size = len;
-	if (env->created == 0)
-		env->created = time(NULL);
 
 	/* One file, envelope then message: one fsync of it, one of env/. */
 	buf_init(&text, MAX_ENV);
@@ -583,37 +595,77 @@ queue_store(struct queue *q, struct q_env *env, const void *msg, size_t len,
 	return r;
 }
 
+/* pwrite() all of p at off. 0 or -1. */
+static int
+pwrite_all(int fd, const void *data, size_t len, uint64_t off)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
 /*
- * Group commit: every file of the batch is synced and renamed, then env/
- * is synced once for all of them; only then is each store told.
+ * Group commit: the batch file gets its index and is synced once, each
+ * store's name is linked to it in env/, and env/ is synced once; only
+ * then is each store told. Two fsyncs for the whole batch.
  */
 void
 queue_commit(struct queue *q)
 {
 	struct q_pending *v = q->pend;
 	size_t n = q->npend;
-	char err[256];
-	bool dir_ok;
-	int ok = 0;
+	char err[256], head[V3_HEAD + 1];
+	struct buf ix;
+	int r = 0, linked = 0;
 
+	if (q->bfd < 0)
+		return;
 	q->pend = NULL;
 	q->npend = q->capend = 0;
-	for (size_t i = 0; i < n; i++) {
-		v[i].ret = tmp_commit(q, v[i].tmp, v[i].fd, q->envfd,
-		    v[i].env->id, err, sizeof(err));
-		if (v[i].ret != 0)
-			log_err(v[i].env->id, "%s", err);
-		else
-			ok++;
-	}
-	dir_ok = ok == 0 || sync_dir(q->envfd, "env", err, sizeof(err)) == 0;
-	if (!dir_ok)
-		log_err(NULL, "%s", err);
+	buf_init(&ix, MAX_INDEX);
 	for (size_t i = 0; i < n; i++)
-		if (v[i].ret == 0 && !dir_ok) {
-			unlinkat(q->envfd, v[i].env->id, 0);
+		buf_addf(&ix, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+		    v[i].env->id, v[i].off, v[i].envlen, v[i].msglen);
+	buf_adds(&ix, "end\n");
+	snprintf(head, sizeof(head), V3_MAGIC "%016" PRIx64 "\n", q->boff);
+	if (buf_error(&ix) || pwrite_all(q->bfd, ix.data, ix.len, q->boff) != 0 ||
+	    pwrite_all(q->bfd, head, V3_HEAD, 0) != 0 || fsync(q->bfd) != 0) {
+		log_err(NULL, "queue: writing batch %s: %s", q->bname,
+		    buf_error(&ix) ? "index too large" : strerror(errno));
+		r = PTT_EIO;
+	}
+	buf_free(&ix);
+	if (close(q->bfd) != 0 && r == 0)
+		r = PTT_EIO;
+	q->bfd = -1;
+	for (size_t i = 0; i < n; i++) {
+		v[i].ret = r;
+		if (r == 0 && linkat(q->tmpfd, q->bname, q->envfd, v[i].env->id,
+		    0) != 0) {
+			log_err(v[i].env->id, "queue: link: %s", strerror(errno));
 			v[i].ret = PTT_EIO;
 		}
+		linked += v[i].ret == 0;
+	}
+	unlinkat(q->tmpfd, q->bname, 0);
+	if (linked > 0 && sync_dir(q->envfd, "env", err, sizeof(err)) != 0) {
+		log_err(NULL, "%s", err);
+		for (size_t i = 0; i < n; i++)
+			if (v[i].ret == 0) {
+				unlinkat(q->envfd, v[i].env->id, 0);
+				v[i].ret = PTT_EIO;
+			}
+	}
 	/* The callbacks may store again: that starts the next batch. */
 	for (size_t i = 0; i < n; i++)
 		v[i].done(v[i].ret, v[i].env, v[i].arg);
@@ -642,22 +694,61 @@ queue_store_async(struct queue *q, struct q_env *env, const void *msg,
 {
 	static const struct timeval now = { 0, 0 };
 	struct q_pending *p;
-	char tmp[QUEUE_ID_LEN + 8];
-	int fd, r;
+	struct buf text;
+	int r = 0;
 
-	if ((r = store_write(q, env, msg, len, tmp, &fd, err, errlen)) != 0)
+	if ((r = new_id(q, env, err, errlen)) != 0)
 		return r;
+	env->size = len;
+	buf_init(&text, MAX_ENV);
+	q_env_format(env, &text);
+	if (buf_error(&text) || text.len > MAX_ENV) {
+		snprintf(err, errlen, "queue: envelope too large");
+		buf_free(&text);
+		return PTT_ENOSPC;
+	}
+	if (q->bfd < 0) {	/* the first store of a batch */
+		char head[V3_HEAD + 1];
+		log_newid(q->bname, 12);
+		ptt_strlcat(q->bname, ".b", sizeof(q->bname));
+		q->bfd = openat(q->tmpfd, q->bname, O_RDWR | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600);
+		snprintf(head, sizeof(head), V3_MAGIC "%016x\n", 0);
+		if (q->bfd < 0 || pwrite_all(q->bfd, head, V3_HEAD, 0) != 0) {
+			snprintf(err, errlen, "queue: create batch %s: %s",
+			    q->bname, strerror(errno));
+			if (q->bfd >= 0)
+				close(q->bfd);
+			q->bfd = -1;
+			unlinkat(q->tmpfd, q->bname, 0);
+			buf_free(&text);
+			return PTT_EIO;
+		}
+		q->boff = V3_HEAD;
+	}
+	/* A failed write leaves boff where it was: the next record goes
+	 * over whatever part of this one landed. */
+	if (pwrite_all(q->bfd, text.data, text.len, q->boff) != 0 ||
+	    pwrite_all(q->bfd, msg, len, q->boff + text.len) != 0) {
+		snprintf(err, errlen, "queue: write batch %s: %s", q->bname,
+		    strerror(errno));
+		buf_free(&text);
+		return PTT_EIO;
+	}
 	if (q->npend == q->capend) {
 		q->capend = q->capend ? 2 * q->capend : 16;
 		q->pend = xreallocarray(q->pend, q->capend, sizeof(*q->pend));
 	}
 	p = &q->pend[q->npend++];
 	memset(p, 0, sizeof(*p));
-	p->fd = fd;
-	memcpy(p->tmp, tmp, sizeof(p->tmp));
 	p->env = env;
 	p->done = done;
 	p->arg = arg;
+	p->off = q->boff;
+	p->envlen = text.len;
+	p->msglen = len;
+	q->boff += text.len + len;
+	buf_free(&text);
 	/* Without an event base every store is its own batch. */
 	if (q->commit_ev == NULL)
 		queue_commit(q);
@@ -726,31 +817,122 @@ read_fd(int fd, off_t off, struct buf *out, size_t max)
 	return buf_error(out);
 }
 
+/* Where one message's envelope and message are in a file. */
+struct loc {
+	int fd;			/* open on success */
+	bool bare;		/* first layout: the whole file is one of them */
+	off_t env_off, msg_off;
+	size_t envlen, msglen;
+};
+
+/* Parse one index line "<id> <off> <envlen> <msglen>" of a batch file. */
+static bool
+index_line(struct cur *c, char *id, uint64_t *v)
+{
+	size_t n;
+	const char *s = token(c, &n);
+
+	if (s == NULL || n > QUEUE_ID_LEN)
+		return false;
+	memcpy(id, s, n);
+	id[n] = '\0';
+	for (int i = 0; i < 3; i++) {
+		cur_accept(c, ' ');
+		v[i] = cur_uint(c, INT64_MAX);
+	}
+	end_line(c);
+	return !c->err;
+}
+
 /*
- * Open dirfd/name and tell a stored file ("ptt-queue 2" prefix: *v2, with
- * the prefix line's length *hlen and the envelope's length *envlen after
- * it) from a bare envelope or message. *fdp is open on success.
+ * Open dirfd/id and find id's envelope and message in it: a stored file
+ * ("ptt-queue 2 <envlen>": envelope, then message), a batch of group
+ * commit ("ptt-queue 3 <index offset>": records, then an index naming
+ * each id's offset and lengths), or a bare file of the first layout.
  */
 static int
-open_stored(int dirfd, const char *name, int *fdp, size_t *hlen,
-    size_t *envlen, bool *v2)
+locate(int dirfd, const char *id, struct loc *l)
 {
 	struct buf h;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
+	struct stat st;
+	size_t hlen = 0, envlen = 0, m3 = sizeof(V3_MAGIC) - 1;
+	int fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), r;
 
+	memset(l, 0, sizeof(*l));
 	if (fd < 0)
 		return errno == ENOENT ? PTT_ENOENT : PTT_EIO;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return PTT_EIO;
+	}
 	buf_init(&h, 0);
-	r = read_fd(fd, 0, &h, 32);
-	if (r == 0)
-		r = v2_prefix(h.data ? h.data : "", h.len, hlen, envlen);
+	r = read_fd(fd, 0, &h, V3_HEAD);
+	if (r == 0 && h.len == V3_HEAD && memcmp(h.data, V3_MAGIC, m3) == 0) {
+		/* a batch: the index names every id it holds */
+		uint64_t ioff = 0, v[3];
+		struct buf ix;
+		struct cur c;
+		char name[QUEUE_ID_LEN + 1];
+		bool found = false;
+
+		r = PTT_EINVAL;
+		for (size_t i = m3; i < V3_HEAD - 1; i++) {
+			int d = h.data[i];
+			d = d >= '0' && d <= '9' ? d - '0' : d >= 'a' && d <= 'f' ?
+			    d - 'a' + 10 : -1;
+			if (d < 0)
+				goto out;
+			ioff = ioff * 16 + (uint64_t)d;
+		}
+		if (h.data[V3_HEAD - 1] != '\n' || ioff < V3_HEAD ||
+		    ioff >= (uint64_t)st.st_size ||
+		    (uint64_t)st.st_size - ioff > MAX_INDEX)
+			goto out;
+		buf_init(&ix, 0);
+		if (read_fd(fd, (off_t)ioff, &ix, (size_t)st.st_size - ioff) != 0) {
+			buf_free(&ix);
+			r = PTT_EIO;
+			goto out;
+		}
+		cur_init(&c, ix.data, ix.len);
+		while (!c.err && !found && !cur_match(&c, "end\n")) {
+			if (!index_line(&c, name, v))
+				break;
+			if (strcmp(name, id) != 0)
+				continue;
+			found = true;
+			if (v[0] < V3_HEAD || v[1] > MAX_ENV || v[1] == 0 ||
+			    v[0] + v[1] + v[2] > ioff)
+				break;
+			l->env_off = (off_t)v[0];
+			l->envlen = (size_t)v[1];
+			l->msg_off = (off_t)(v[0] + v[1]);
+			l->msglen = (size_t)v[2];
+			r = 0;
+		}
+		buf_free(&ix);
+	} else if (r == 0 && (r = v2_prefix(h.data ? h.data : "", h.len,
+	    &hlen, &envlen)) == 1) {
+		if ((uint64_t)st.st_size < hlen + envlen)
+			r = PTT_EINVAL;
+		else {
+			l->env_off = (off_t)hlen;
+			l->envlen = envlen;
+			l->msg_off = (off_t)(hlen + envlen);
+			l->msglen = (size_t)st.st_size - hlen - envlen;
+			r = 0;
+		}
+	} else if (r == 0) {
+		l->bare = true;
+		l->envlen = l->msglen = (size_t)st.st_size;
+	}
+out:
 	buf_free(&h);
-	if (r < 0) {
+	if (r != 0) {
 		close(fd);
 		return r;
 	}
-	*v2 = r == 1;
-	*fdp = fd;
+	l->fd = fd;
 	return 0;
 }
 
@@ -758,22 +940,20 @@ int
 queue_load(struct queue *q, const char *id, struct q_env *env)
 {
 	struct buf b;
-	size_t hlen = 0, envlen = 0;
-	bool v2;
-	int fd, r;
+	struct loc l;
+	int r;
 
 	if (!valid_id(id))
 		return PTT_EINVAL;
-	if ((r = open_stored(q->envfd, id, &fd, &hlen, &envlen, &v2)) != 0)
+	if ((r = locate(q->envfd, id, &l)) != 0)
 		return r;
 	buf_init(&b, 0);
-	if (v2)		/* the envelope only, not the message after it */
-		r = read_fd(fd, (off_t)hlen, &b, envlen);
-	else
-		r = read_fd(fd, 0, &b, MAX_ENV + 1);
-	close(fd);
-	if (r == 0 && (v2 ? b.len != envlen : b.len > MAX_ENV))
-		r = v2 ? PTT_EINVAL : PTT_ENOSPC;
+	if (l.bare && l.envlen > MAX_ENV)
+		r = PTT_ENOSPC;
+	else if ((r = read_fd(l.fd, l.env_off, &b, l.envlen)) == 0 &&
+	    b.len != l.envlen)
+		r = PTT_EINVAL;
+	close(l.fd);
 	if (r == 0) {
 		r = q_env_parse(b.data, b.len, env);
 		if (r == 0 && strcmp(env->id, id) != 0) {
@@ -793,26 +973,21 @@ queue_load(struct queue *q, const char *id, struct q_env *env)
 static int
 find_msg(struct queue *q, const char *id, int *fdp, off_t *start, size_t *len)
 {
-	size_t hlen = 0, envlen = 0;
-	struct stat st;
-	bool v2;
-	int r = open_stored(q->msgfd, id, fdp, &hlen, &envlen, &v2);
+	struct loc l;
+	int r = locate(q->msgfd, id, &l);
 
 	if (r == PTT_ENOENT) {
-		r = open_stored(q->envfd, id, fdp, &hlen, &envlen, &v2);
-		if (r == 0 && !v2) {	/* an envelope without its message */
-			close(*fdp);
+		r = locate(q->envfd, id, &l);
+		if (r == 0 && l.bare) {	/* an envelope without its message */
+			close(l.fd);
 			return PTT_ENOENT;
 		}
 	}
 	if (r != 0)
 		return r;
-	*start = v2 ? (off_t)(hlen + envlen) : 0;
-	if (fstat(*fdp, &st) != 0 || st.st_size < *start) {
-		close(*fdp);
-		return PTT_EINVAL;
-	}
-	*len = (size_t)(st.st_size - *start);
+	*fdp = l.fd;
+	*start = l.msg_off;
+	*len = l.msglen;
 	return 0;
 }
 

@@ -7,6 +7,9 @@
  *          (n octets: sender, DSN parameters, per-recipient state), then
  *          the message exactly as it will be sent; or, once the envelope
  *          changed, the envelope alone
+ *          — or a batch of group commit ("ptt-queue 3 <index offset>":
+ *          records of envelope and message, then an index of id, offset
+ *          and lengths), one file linked under each of its ids
  *   msg/   <id>: the stored file again (a hard link made before the first
  *          envelope change, so the message survives the rewrite), or a
  *          bare message of the first layout (before stored files; still
@@ -98,10 +101,12 @@ int queue_store(struct queue *q, struct q_env *env, const void *msg,
     size_t len, char *err, size_t errlen);
 /*
  * Group commit, for a caller that answers its client from the event loop:
- * queue_store_async writes the stored file at once and returns; the fsyncs
- * happen in queue_commit, run by the event base given to queue_set_base
- * (in the loop's next iteration), once for every store begun meanwhile:
- * each file's fsync and rename, then one fsync of env/ for all of them.
+ * queue_store_async appends the envelope and message to the current batch
+ * file at once and returns; queue_commit, run by the event base given to
+ * queue_set_base (in the loop's next iteration), writes the batch's index,
+ * fsyncs the file once, links it into env/ under every id of the batch and
+ * fsyncs env/ once: two fsyncs for all the stores begun meanwhile. A batch
+ * file's space is freed when its last message is removed.
  * Then done(ret, env, arg) is called for each: ret 0 means durable (only
  * then may the caller answer 250), else a PTT_E* code (logged; nothing is
  * left behind). env (its id and size are set at once) must stay valid

@@ -346,6 +346,25 @@ main(void)
 			buf_free(&b);
 		}
 		is_int(good, 10, "every message of the batch loads and reads whole");
+		{
+			char pth[256];
+			struct stat st;
+			snprintf(pth, sizeof(pth), "%s/env/%s", dir, e[0].id);
+			ok(stat(pth, &st) == 0 && st.st_nlink == 10,
+			    "one batch file, ten names in env/ (2 fsyncs for all)");
+		}
+		e[3].rcpt[0].attempts = 1;
+		is_int(queue_update(q, &e[3], err, sizeof(err)), 0, "a batch member's envelope changes");
+		buf_init(&b, 0);
+		ok(queue_read_msg(q, e[3].id, &b) == 0 && b.len == 21 &&
+		    memcmp(b.data, "Subject: g", 10) == 0, "its message still reads whole");
+		buf_free(&b);
+		for (int i = 0; i < 5; i++)
+			queue_remove(q, e[i].id);
+		buf_init(&b, 0);
+		ok(queue_read_msg(q, e[9].id, &b) == 0 && b.len == 21,
+		    "removing half the batch leaves the rest readable");
+		buf_free(&b);
 		is_int(sn.restored, 1, "a callback started the next batch");
 		event_base_loop(base, EVLOOP_ONCE);
 		is_int(sn.n, 11, "which the next turn committed");
