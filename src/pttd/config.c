@@ -15,7 +15,7 @@
 const struct param pttd_params[] = {
 	{ "services", PARAM_STR, "dns relay signer submission mx", 0, 0, NULL,
 	  O(services), "services pttd runs, space-separated (started in this "
-	  "order): dns relay signer submission mx spamfilter resolver" },
+	  "order): dns resolver relay signer spamfilter submission mx acme" },
 	{ "status", PARAM_STR, "127.0.0.1:8080", 0, 0, NULL, O(status),
 	  "address of the status page, /metrics and /api (empty: none)" },
 	{ "token", PARAM_STR, "", 0, 0, NULL, O(token),

@@ -355,6 +355,13 @@ deploy_inst_exited(struct pttd *d, struct inst *in)
 	}
 }
 
+void
+deploy_stop(struct pttd *d)
+{
+	if (d->ro != NULL)
+		rollout_free(d->ro);
+}
+
 static void
 roll_next(struct rollout *ro)
 {

@@ -262,9 +262,14 @@ health_check(struct service *s, health_cb cb, void *arg)
 	char err[300];
 	int fd;
 
-	if (s->hc != NULL || s->nls == 0) {
-		cb(s, s->nls == 0, s->nls == 0 ? "no listener to check" :
-		    "a check is under way", arg);
+	if (s->hc != NULL) {
+		cb(s, false, "a check is under way", arg);
+		return;
+	}
+	if (s->nls == 0 || s->kind->health == HS_NONE) {
+		/* Nothing to ask (acme): running is all there is to know. */
+		cb(s, s->cur != NULL, s->cur != NULL ? "running (no listener "
+		    "to check)" : "not running", arg);
 		return;
 	}
 	h = xcalloc(1, sizeof(*h));

@@ -93,6 +93,7 @@ on_stop(void *arg)
 		return;
 	d->stopping = true;
 	log_info(NULL, "stopping every service");
+	deploy_stop(d);
 	for (size_t i = 0; i < d->nsvc; i++) {
 		evtimer_del(d->svc[i].restart_ev);
 		health_cancel(&d->svc[i]);

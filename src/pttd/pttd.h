@@ -41,6 +41,8 @@ struct svc_kind {
 	bool tls_listen[SVC_LISTEN_MAX];	/* fixed implicit-TLS listeners */
 	enum hstyle health;
 	bool exclusive;		/* owns state: never two instances at once */
+	bool own_sockets;	/* binds its listeners itself (Unbound):
+				 * pttd only checks them */
 	const char *queue_param;	/* relay: the queue directory parameter */
 };
 
@@ -192,6 +194,8 @@ void deploy_record(struct pttd *d, const char *commit, const char *outcome,
 /* Write the ptt.conf of commit into the state directory; 0 or -1. */
 int deploy_write_conf(struct pttd *d, const char *commit, char **text,
     size_t *len, char *err, size_t errlen);
+/* pttd stops: drop the deploy under way (its instances are stopped). */
+void deploy_stop(struct pttd *d);
 /* An instance exited: the rollout may be waiting for it. */
 void deploy_inst_exited(struct pttd *d, struct inst *in);
 

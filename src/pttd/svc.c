@@ -56,11 +56,16 @@ static const struct svc_kind kinds[] = {
 	  .health = HS_SMTP },
 	{ .name = "spamfilter", .bin = "ptt-spamfilter", .subdir = "spamfilter",
 	  .param_style = true, .listen = { "listen" },
-	  .listen_def = { "127.0.0.1:10027" }, .tls_def = true,
+	  .listen_def = { "127.0.0.1:10028" }, .tls_def = true,
 	  .health = HS_SMTP },
+	/* ptt-resolver becomes Unbound, which binds its own sockets (with
+	 * SO_REUSEPORT), so it is rolled over stop-then-start. */
 	{ .name = "resolver", .bin = "ptt-resolver", .subdir = "resolver",
 	  .param_style = true, .listen = { "listen" },
-	  .listen_def = { "127.0.0.1:10053" }, .health = HS_DNS },
+	  .listen_def = { "127.0.0.1:10053" }, .health = HS_DNS,
+	  .exclusive = true, .own_sockets = true },
+	{ .name = "acme", .bin = "ptt-acme", .subdir = "acme",
+	  .param_style = true, .health = HS_NONE, .exclusive = true },
 	{ .name = NULL }
 };
 
@@ -212,7 +217,10 @@ svc_configure(struct service *s, const char *conf, size_t len, char *err,
 			}
 			struct listener *l = &s->ls[n];
 			if (strcmp(l->addr, w) != 0) {
-				/* A new address: its socket is opened anew. */
+				/* A new address: its socket is opened anew (a
+				 * running instance keeps its own copy of the old). */
+				if (l->fd >= 0)
+					close(l->fd);
 				ptt_strlcpy(l->addr, w, sizeof(l->addr));
 				l->fd = -1;
 			}
@@ -240,6 +248,8 @@ svc_configure(struct service *s, const char *conf, size_t len, char *err,
 int
 svc_open_listeners(struct service *s, char *err, size_t errlen)
 {
+	if (s->kind->own_sockets)
+		return 0;
 	for (size_t i = 0; i < s->nls; i++) {
 		struct listener *l = &s->ls[i];
 		int fd;
@@ -478,20 +488,21 @@ child(struct service *s, int outw, char **av)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	size_t npass = s->kind->own_sockets ? 0 : s->nls;
 	/* Move everything above the target range first. */
 	int base = 3 + (int)s->nls + 8;
-	for (size_t i = 0; i < s->nls; i++)
+	for (size_t i = 0; i < npass; i++)
 		hi[i] = fcntl(s->ls[i].fd, F_DUPFD, base);
 	outw = fcntl(outw, F_DUPFD, base);
 	devnull = open("/dev/null", O_RDONLY);
 	dup2(devnull, 0);
 	dup2(outw, 1);
 	dup2(outw, 2);
-	for (size_t i = 0; i < s->nls; i++)
+	for (size_t i = 0; i < npass; i++)
 		dup2(hi[i], 3 + (int)i);	/* dup2 clears close-on-exec */
 	/* Nothing else of pttd's reaches the service: not every descriptor
 	 * is close-on-exec (evhttp's connections, libgit2's files). */
-	close_range(3 + (unsigned)s->nls, ~0U, 0);
+	close_range(3 + (unsigned)npass, ~0U, 0);
 	if (d->cfg.rlimit_nofile > 0) {
 		struct rlimit rl = { (rlim_t)d->cfg.rlimit_nofile,
 		    (rlim_t)d->cfg.rlimit_nofile };
@@ -504,10 +515,15 @@ child(struct service *s, int outw, char **av)
 		(void)setrlimit(RLIMIT_AS, &rl);
 	}
 #endif
-	snprintf(num, sizeof(num), "%zu", s->nls);
-	setenv("LISTEN_FDS", num, 1);
-	snprintf(num, sizeof(num), "%ld", (long)getpid());
-	setenv("LISTEN_PID", num, 1);
+	if (npass > 0) {
+		snprintf(num, sizeof(num), "%zu", npass);
+		setenv("LISTEN_FDS", num, 1);
+		snprintf(num, sizeof(num), "%ld", (long)getpid());
+		setenv("LISTEN_PID", num, 1);
+	} else {
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+	}
 	unsetenv("LISTEN_FDNAMES");
 	execv(av[0], av);
 	dprintf(2, "pttd: exec %s: %s\n", av[0], strerror(errno));
