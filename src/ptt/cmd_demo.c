@@ -414,13 +414,13 @@ conf_text(struct demo *d, const char *base, size_t blen)
 	    "[relay]\nlisten = 127.0.0.1:%d\n"
 	    "cert = %s/tls/relay.pem\nkey = %s/tls/relay.key\nca = %s/ca/ca.pem\n"
 	    "queue_dir = %s/queue\n"
-	    "dns_stub = 127.0.0.1@%d\ndns_allow_localhost = yes\n"
+	    "dns_forward = 127.0.0.1@%d\ndns_tls = yes\ndns_allow_localhost = yes\n"
 	    "dns_config_file = %s/unbound.conf\n"
 	    "remote_port = %d\nhelo_name = mx." DOMAIN "\n"
 	    "domains = " DOMAIN "\ndsn_domain = " DOMAIN "\n"
 	    "config_repo = %s\nreload_interval = 1s\npostmaster = " USER "\n"
 	    "srs_secret = %s/srs.key\nretry_min = 10s\n\n",
-	    p[P_RELAY], s, s, s, d->dir, p[P_DNS], d->dir, p[P_SINK], d->cfg, s);
+	    p[P_RELAY], s, s, s, d->dir, p[P_RES_TLS], d->dir, p[P_SINK], d->cfg, s);
 	buf_addf(&c,
 	    "[signer]\nlisten = 127.0.0.1:%d\n"
 	    "cert = %s/tls/signer.pem\nkey = %s/tls/signer.key\nca = %s/ca/ca.pem\n"
@@ -441,9 +441,9 @@ conf_text(struct demo *d, const char *base, size_t blen)
 	    "ca = %s/ca/ca.pem\nspamfilter = 127.0.0.1:%d\n"
 	    "config_repo = %s\nreload_interval = 1s\npostmaster = " USER "\n"
 	    "srs_secret = %s/srs.key\n"
-	    "dns_stub = 127.0.0.1@%d\ndns_allow_localhost = yes\n"
+	    "dns_forward = 127.0.0.1@%d\ndns_tls = yes\ndns_allow_localhost = yes\n"
 	    "dns_config_file = %s/unbound.conf\n\n",
-	    p[P_MX], s, s, s, s, s, p[P_SPAM], d->cfg, s, p[P_DNS], d->dir);
+	    p[P_MX], s, s, s, s, s, p[P_SPAM], d->cfg, s, p[P_RES_TLS], d->dir);
 	buf_addf(&c,
 	    "[submission]\nlisten_submission = 127.0.0.1:%d\n"
 	    "listen_smtps = 127.0.0.1:%d\nhostname = mail." DOMAIN "\n"

@@ -334,9 +334,24 @@ resolver_dot_new(struct event_base *base, const struct resolver_opts *o,
 		    "internal CA)";
 		return NULL;
 	}
-	if (net_split_hostport(o->forward, host, sizeof(host), port,
-	    sizeof(port)) != 0 || getaddrinfo(host, port, &hints, &ai) != 0) {
-		*errp = "bad resolver address (want IP:PORT)";
+	/* IP@PORT, as the plain forward address is written (libunbound's
+	 * forward-addr syntax), or IP:PORT / [IPv6]:PORT. */
+	const char *at = strrchr(o->forward, '@');
+	int split;
+	if (at != NULL) {
+		size_t hl = (size_t)(at - o->forward);
+		split = hl < sizeof(host) && at[1] != '\0' &&
+		    strlen(at + 1) < sizeof(port) ? 0 : -1;
+		if (split == 0) {
+			memcpy(host, o->forward, hl);
+			host[hl] = '\0';
+			ptt_strlcpy(port, at + 1, sizeof(port));
+		}
+	} else
+		split = net_split_hostport(o->forward, host, sizeof(host), port,
+		    sizeof(port));
+	if (split != 0 || getaddrinfo(host, port, &hints, &ai) != 0) {
+		*errp = "bad resolver address (want IP@PORT or IP:PORT)";
 		return NULL;
 	}
 	b = xcalloc(1, sizeof(*b));

@@ -317,6 +317,23 @@ main(void)
 		    "forward + tls + tls_ca: DoT, resolver.internal checked");
 		resolver_free(r3);
 		event_base_loop(base, EVLOOP_NONBLOCK);
+		/* dns_forward as the plain mode writes it: IP@PORT */
+		char at[64];
+		snprintf(at, sizeof(at), "127.0.0.1@%d", net_local_port(lfd));
+		o3.forward = at;
+		r3 = resolver_unbound_new(base, &o3, &rerr);
+		g = ask(r3, "secure.test");
+		ok(g.st == DNS_OK && g.sec == DNS_SEC_SECURE,
+		    "the forward address written IP@PORT works the same");
+		resolver_free(r3);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		o3.forward = "127.0.0.1@";
+		r3 = resolver_unbound_new(base, &o3, &rerr);
+		ok(r3 == NULL && strstr(rerr, "IP@PORT") != NULL,
+		    "a forward address without a port is refused (%s)",
+		    r3 ? "" : rerr);
+		if (r3)
+			resolver_free(r3);
 	}
 	resolve_a(res, "silent.test", on_res, &g);	/* freed in flight */
 	resolver_free(res);
