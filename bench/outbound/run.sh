@@ -20,7 +20,8 @@
 # (profiling); PERF=FILE records `perf record -g` of ptt's daemons over
 # its rounds into FILE. RELAY_BIN=PATH runs another ptt-relay binary
 # (to measure a relay change before it lands); OUT=FILE writes the report
-# there instead of RESULTS.md.
+# there instead of RESULTS.md; SIGNER_OPTS="-o name=value ..." adds
+# signer options.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export PTT_SRC=$root PTT_BUILD=$root/${1:-build}
@@ -134,7 +135,7 @@ start_bg relay "${RELAY_BIN:-$B/src/relay/ptt-relay}" -o listen=127.0.0.1:$relay
 	-o outbound_tls=none
 start_bg signer "$B/src/signer/ptt-signer" -o listen=127.0.0.1:$signer_port \
 	-o cert="$ST/tls/signer.pem" -o key="$ST/tls/signer.key" -o ca="$ST/ca/ca.pem" \
-	-o relay=127.0.0.1:$relay_port -o relay_implicit_tls=no -o domains=example.test -o state="$ST"
+	-o relay=127.0.0.1:$relay_port -o relay_implicit_tls=no -o domains=example.test -o state="$ST" ${SIGNER_OPTS:-}
 start_bg sub "$B/src/submission/ptt-submission" -o listen_submission=127.0.0.1:$sub_port \
 	-o listen_smtps= -o hostname=mail.example.test -o domain=example.test \
 	-o cert="$WORK/pub/server.pem" -o key="$WORK/pub/server.key" \
