@@ -106,7 +106,13 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
-	queue_commit(q);	/* stores nobody was told about yet */
+	/* Stores not committed yet were never acknowledged: dropped, and
+	 * their callbacks not called (their sessions may be gone). */
+	if (q->bfd >= 0) {
+		close(q->bfd);
+		unlinkat(q->tmpfd, q->bname, 0);
+	}
+	free(q->pend);
 	if (q->commit_ev != NULL)
 		event_free(q->commit_ev);
 	if (q->tmpfd >= 0) close(q->tmpfd);

@@ -118,7 +118,8 @@ typedef void (*queue_done_fn)(int ret, const struct q_env *env, void *arg);
 void queue_set_base(struct queue *q, struct event_base *base);
 int queue_store_async(struct queue *q, struct q_env *env, const void *msg,
     size_t len, queue_done_fn done, void *arg, char *err, size_t errlen);
-/* Commit every pending store now (queue_close does too). */
+/* Commit every pending store now. queue_close drops the stores not yet
+ * committed without calling their callbacks (none was acknowledged). */
 void queue_commit(struct queue *q);
 
 /* Durably rewrite the envelope of a queued message. */

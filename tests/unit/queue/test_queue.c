@@ -376,6 +376,22 @@ main(void)
 		queue_remove(q, more.id);
 		q_env_free(&more);
 		queue_set_base(q, NULL);
+		{
+			/* Closed before its commit: dropped, nobody told. */
+			struct queue *q2 = queue_open(dir, err, sizeof(err));
+			struct q_env lone;
+			int before = sn.n;
+			memset(&lone, 0, sizeof(lone));
+			lone.sender = strdup("a@b");
+			q_env_add_rcpt(&lone, "c@d");
+			queue_set_base(q2, base);
+			is_int(queue_store_async(q2, &lone, "x", 1, seen_cb, &sn, err,
+			    sizeof(err)), 0, "a store begun");
+			queue_close(q2);
+			ok(sn.n == before && !file_exists("env", lone.id),
+			    "queue_close drops an uncommitted store without a callback");
+			q_env_free(&lone);
+		}
 		event_base_free(base);
 	}
 
