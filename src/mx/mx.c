@@ -55,6 +55,10 @@
 #include "auth/authres.h"
 #include "auth/check.h"
 #include "auth/srs.h"
+#include "spam/cli.h"
+#include "spam/feat.h"
+#include "spam/header.h"
+#include "spam/model.h"
 #include "conf/repo.h"
 #include "conf/users.h"
 #include "dns/resolve.h"
@@ -89,6 +93,8 @@ struct config {
 	long long srs_max_age;
 	int dmarc;
 	char *arc_trusted;
+	long long spam_refuse;
+	char *spam_model;
 	unsigned long long max_size;
 	long long max_rcpts;
 	long long max_sessions;
@@ -121,6 +127,8 @@ static const struct param params[] = {
 	P("srs_secret", PARAM_STR, "/var/lib/ptt/state/srs.key", 0, 0, NULL, srs_secret, "File of SRS secrets shared with the relay (0600, made on first start): bounces to SRS addresses are checked with it."),
 	P("srs_max_age", PARAM_INT, "21", 1, 1000, NULL, srs_max_age, "Days an SRS address stays valid for bounces."),
 	P("dmarc", PARAM_ENUM, "enforce", 0, 0, "enforce|quarantine-header|off", dmarc, "DMARC p=reject: refuse (550 5.7.1), mark with a header, or only record."),
+	P("spam_refuse", PARAM_INT, "0", 0, 50, NULL, spam_refuse, "Refuse (550 5.7.1, before acknowledging) mail the spam model scores this many log-odds above its threshold (4: odds about 55 times the threshold's); 0: never, the spamfilter only labels."),
+	P("spam_model", PARAM_STR, SPAM_MODEL_PATH, 0, 0, NULL, spam_model, "The spam model, loaded at start when spam_refuse is set."),
 	P("arc_trusted", PARAM_STR, "", 0, 0, NULL, arc_trusted, "Sealer domains whose passing ARC chain lifts a DMARC reject (comma-separated)."),
 	P("max_size", PARAM_SIZE, "50m", 1024, 1LL << 31, NULL, max_size, "Largest message."),
 	P("max_rcpts", PARAM_INT, "100", 1, 10000, NULL, max_rcpts, "Recipients per message."),
@@ -144,6 +152,8 @@ struct mx {
 	struct config cfg;
 	const char *authserv_id;
 	SSL_CTX *pub_tls, *int_tls;
+	struct spam_model spam;		/* loaded when spam_refuse > 0 */
+	struct spam_feats feats;
 	struct smtp_server *srv;
 	struct hop *next;
 	struct resolver *res;
@@ -358,6 +368,28 @@ checked(const struct check_result *r, void *arg)
 		verdict = "quarantine";
 	}
 	add_received(&pre, s, env);
+	if (M.cfg.spam_refuse > 0) {
+		/* Scored as the spamfilter will see it: with our results. */
+		struct buf whole;
+		struct spam_verdict v;
+		buf_init(&whole, 0);
+		buf_add(&whole, pre.data, pre.len);
+		buf_add(&whole, body.data, body.len);
+		spam_classify(&M.spam, &M.feats, (const uint8_t *)whole.data,
+		    whole.len, &v);
+		buf_free(&whole);
+		if (spam_refuse(&M.spam, &v, (double)M.cfg.spam_refuse)) {
+			log_info(id, "message from=<%s> nrcpt=%zu size=%zu %s "
+			    "spam_logodds=%.2f verdict=reject (spam)",
+			    env->from.addr, env->nrcpt, ss->len, sum,
+			    v.logodds);
+			smtp_session_reply(s, 550, "5.7.1", "message refused "
+			    "as spam");
+			buf_free(&pre);
+			buf_free(&body);
+			return;
+		}
+	}
 	log_info(id, "message from=<%s> nrcpt=%zu size=%zu %s verdict=%s%s",
 	    env->from.addr, env->nrcpt, ss->len, sum, verdict,
 	    forged ? " forged_ar_removed=yes" : "");
@@ -490,7 +522,13 @@ enter_sandbox(void)
 	/* The certificate's directories too, for a reload after renewal:
 	 * the directory, since a renewal renames a new file into it. */
 	char cdir[PATH_MAX], kdir[PATH_MAX];
-	const char *ro[4] = { M.cfg.config_repo, cdir, kdir, NULL };
+	const char *ro[16] = { M.cfg.config_repo, cdir, kdir, NULL };
+	/* Spam scoring converts charsets (iconv loads gconv modules). */
+	if (M.cfg.spam_refuse > 0) {
+		const char **g = sandbox_gconv_dirs();
+		for (size_t i = 3, j = 0; i + 1 < 16 && g[j] != NULL; i++, j++)
+			ro[i] = g[j];
+	}
 	const char *dns = M.cfg.dns_forward[0] ? M.cfg.dns_forward :
 	    M.cfg.dns_stub;
 	uint16_t ports[4] = { 0, 0, 0, 0 };
@@ -536,6 +574,13 @@ main(int argc, char **argv)
 
 	log_init(argv[0]);
 	param_main(params, &M.cfg, "mx", argc, argv);
+	if (M.cfg.spam_refuse > 0) {
+		const char *why;
+		if (spam_model_load(&M.spam, M.cfg.spam_model, &why) != 0)
+			fatal("spam_model %s: %s", M.cfg.spam_model, why);
+		spam_feats_init(&M.feats, M.spam.opts, false);
+		spam_warm_up(&M.spam, &M.feats);	/* before the sandbox */
+	}
 	if (M.cfg.domain == NULL || M.cfg.cert == NULL || M.cfg.key == NULL ||
 	    M.cfg.internal_cert == NULL || M.cfg.internal_key == NULL ||
 	    M.cfg.ca == NULL)
@@ -644,6 +689,10 @@ main(int argc, char **argv)
 	srs_keyfile_free(&M.srs_keys);
 	SSL_CTX_free(M.pub_tls);
 	SSL_CTX_free(M.int_tls);
+	if (M.cfg.spam_refuse > 0) {
+		spam_feats_free(&M.feats);
+		spam_model_free(&M.spam);
+	}
 	param_free(params, &M.cfg);
 	event_base_free(M.base);
 	return 0;

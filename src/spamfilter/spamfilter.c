@@ -132,31 +132,6 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 	}
 }
 
-/* glibc's gconv module directories that exist here (charset conversion
- * opens them on first use of a charset, after the sandbox is up). */
-static const char **
-gconv_dirs(void)
-{
-	static const char *cand[] = {
-		"/usr/lib/x86_64-linux-gnu/gconv", "/usr/lib/aarch64-linux-gnu/gconv",
-		"/usr/lib/i386-linux-gnu/gconv", "/usr/lib/arm-linux-gnueabihf/gconv",
-		"/usr/lib64/gconv", "/usr/lib/gconv", NULL, NULL,
-	};
-	static const char *have[sizeof(cand) / sizeof(cand[0])];
-	const char *env = getenv("GCONV_PATH");
-	size_t n = 0;
-
-	cand[sizeof(cand) / sizeof(cand[0]) - 2] = env;
-	for (size_t i = 0; i + 1 < sizeof(cand) / sizeof(cand[0]); i++) {
-		struct stat st;
-
-		if (cand[i] != NULL && stat(cand[i], &st) == 0 && S_ISDIR(st.st_mode))
-			have[n++] = cand[i];
-	}
-	have[n] = NULL;
-	return have;
-}
-
 static void
 stopped(void *arg)
 {
@@ -226,17 +201,8 @@ main(int argc, char **argv)
 		if ((fl.next = hop_new(fl.base, &ho, err, sizeof(err))) == NULL)
 			fatal("signer: %s", err);
 	}
-	{
-		/* the public suffix list and the tokenizer's tables are set
-		 * up on first use: do it before the sandbox */
-		static const char warm[] = "From: a@example.com\r\nSubject: x\r\n"
-		    "Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
-		    "<a href=\"http://www.example.co.uk/\">caf\xe9</a>\r\n";
-		struct spam_verdict v;
-
-		spam_classify(&fl.model, &fl.feats, (const uint8_t *)warm,
-		    sizeof(warm) - 1, &v);
-	}
+	/* lazily loaded tables, before the sandbox */
+	spam_warm_up(&fl.model, &fl.feats);
 
 	memset(&sc, 0, sizeof(sc));
 	sc.hostname = "spamfilter.internal";
@@ -267,7 +233,7 @@ main(int argc, char **argv)
 		sb.user = fl.cfg.user;
 		sb.groups = SB_NET_CONNECT | SB_FS_READ;
 		sb.connect_ports = ports;
-		sb.ro_paths = gconv_dirs();
+		sb.ro_paths = sandbox_gconv_dirs();
 		if (sandbox_enter(&sb, err, sizeof(err)) != 0)
 			fatal("%s", err);
 	}

@@ -325,3 +325,14 @@ spam_classify(const struct spam_model *m, struct spam_feats *f,
 	}
 	return 0;
 }
+
+void
+spam_warm_up(const struct spam_model *m, struct spam_feats *f)
+{
+	static const char warm[] = "From: a@example.com\r\nSubject: x\r\n"
+	    "Content-Type: text/html; charset=iso-8859-1\r\n\r\n"
+	    "<a href=\"http://www.example.co.uk/\">caf\xe9</a>\r\n";
+	struct spam_verdict v;
+
+	spam_classify(m, f, (const uint8_t *)warm, sizeof(warm) - 1, &v);
+}

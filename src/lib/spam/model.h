@@ -92,4 +92,9 @@ double spam_model_prob(const struct spam_model *m, const uint32_t *h, size_t n);
 int spam_classify(const struct spam_model *m, struct spam_feats *f,
     const uint8_t *msg, size_t len, struct spam_verdict *v);
 
+/* Classify a small built-in message once, so that what the tokenizer sets
+ * up on first use (the public suffix list, charset converters) is loaded
+ * before a daemon enters its sandbox. */
+void spam_warm_up(const struct spam_model *m, struct spam_feats *f);
+
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -419,4 +420,28 @@ sandbox_enter(const struct sandbox *sb, char *err, size_t errlen)
 	log_info(sb->name, "sandbox: entered (landlock abi %d, uid %ld)",
 	    abi, (long)getuid());
 	return 0;
+}
+
+const char **
+sandbox_gconv_dirs(void)
+{
+	static const char *cand[] = {
+		"/usr/lib/x86_64-linux-gnu/gconv", "/usr/lib/aarch64-linux-gnu/gconv",
+		"/usr/lib/i386-linux-gnu/gconv", "/usr/lib/arm-linux-gnueabihf/gconv",
+		"/usr/lib64/gconv", "/usr/lib/gconv", NULL, NULL,
+	};
+	static const char *have[sizeof(cand) / sizeof(cand[0])];
+	const char *env = getenv("GCONV_PATH");
+	size_t n = 0;
+
+	cand[sizeof(cand) / sizeof(cand[0]) - 2] = env;
+	for (size_t i = 0; i + 1 < sizeof(cand) / sizeof(cand[0]); i++) {
+		struct stat st;
+
+		if (cand[i] != NULL && stat(cand[i], &st) == 0 &&
+		    S_ISDIR(st.st_mode))
+			have[n++] = cand[i];
+	}
+	have[n] = NULL;
+	return have;
 }

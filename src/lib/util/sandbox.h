@@ -58,6 +58,12 @@ struct sandbox {
  * process may be partly restricted: the caller should exit. */
 int sandbox_enter(const struct sandbox *sb, char *err, size_t errlen);
 
+/* glibc's gconv module directories that exist here, NULL-terminated (a
+ * static array): charset conversion (iconv) opens them on first use of a
+ * charset, which may come after the sandbox is up, so a daemon converting
+ * charsets lists them among its read-only paths. */
+const char **sandbox_gconv_dirs(void);
+
 /* The Landlock ABI version of the running kernel (0: none). */
 int sandbox_landlock_abi(void);
 
