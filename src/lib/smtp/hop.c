@@ -34,7 +34,32 @@ struct hop_job {
 	struct smtp_txn_rcpt *rcpt;
 	char **orcpt;
 	char *from, *envid;
+	bool pooled;		/* running on a connection from the pool */
 };
+
+static void connect_new(struct hop *h, struct hop_job *j);
+
+/*
+ * A pooled connection may have been closed by the next hop since it was
+ * last used (an instance draining at a redeploy answers 421 to a new
+ * transaction, or has gone). When the transaction failed that way before
+ * any recipient was accepted, nothing reached the next hop: try once more
+ * on a fresh connection instead of answering 451.
+ */
+static bool
+stale_pooled(const struct hop_job *j, const struct smtp_result *res)
+{
+	if (!j->pooled || res->outcome == SMTP_OUT_OK)
+		return false;
+	if (res->reason != SMTP_R_NETWORK && !(res->reason == SMTP_R_REPLY &&
+	    res->reply.code == 421))
+		return false;
+	for (size_t i = 0; i < res->nrcpt; i++)
+		if (res->rcpt != NULL && res->rcpt[i].reply.code >= 200 &&
+		    res->rcpt[i].reply.code < 300)
+			return false;
+	return true;
+}
 
 struct hop *
 hop_new(struct event_base *base, const struct hop_opts *o, char *err,
@@ -119,6 +144,14 @@ done(struct smtp_client *c, const struct smtp_result *res, void *arg)
 	const char *text = res->reply.text.len ? res->reply.text.data : "";
 	const char *id = smtp_session_id(j->s);
 
+	if (stale_pooled(j, res)) {
+		log_info(id, "%s: pooled connection gone (%s %s); trying a new "
+		    "one", h->name, smtp_reason_name(res->reason), text);
+		smtp_client_quit(c, NULL, NULL);
+		j->pooled = false;
+		connect_new(h, j);
+		return;
+	}
 	if (res->outcome == SMTP_OUT_OK && refused == 0) {
 		smtp_session_reply(j->s, 250, "2.0.0", "%s",
 		    *text ? text : "accepted by the next hop");
@@ -183,7 +216,6 @@ hop_forward(struct hop *h, struct smtp_session *s,
     size_t len)
 {
 	struct hop_job *j = xcalloc(1, sizeof(*j));
-	struct smtp_client_opts o;
 	struct smtp_client *c;
 
 	j->h = h;
@@ -222,13 +254,23 @@ hop_forward(struct hop *h, struct smtp_session *s,
 	while (h->nidle > 0) {
 		c = h->idle[--h->nidle];
 		if (smtp_client_alive(c)) {
+			j->pooled = true;
 			send_on(c, j);
 			return;
 		}
 		smtp_client_free(c);
 	}
+	connect_new(h, j);
+}
+
+static void
+connect_new(struct hop *h, struct hop_job *j)
+{
+	struct smtp_client_opts o;
+	struct smtp_client *c;
+
 	memset(&o, 0, sizeof(o));
-	o.id = smtp_session_id(s);
+	o.id = smtp_session_id(j->s);
 	o.helo = h->helo;
 	o.tls = SMTP_TLS_VERIFIED;
 	o.implicit_tls = h->implicit_tls;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -293,12 +294,22 @@ session_free(struct smtp_session *s)
 	}
 }
 
-/* Drop the connection now. */
+/* Drop the connection now. Input the client already sent (pipelined
+ * commands after a final reply) is read and discarded first: closing a
+ * socket with unread input makes the kernel reset the connection, and the
+ * reset can destroy our last reply before the client reads it. */
 static void
 session_drop(struct smtp_session *s)
 {
 	if (s->ssl != NULL && s->bev != NULL && s->phase != PH_HANDSHAKE)
 		SSL_shutdown(s->ssl);	/* best effort close_notify */
+	if (s->bev != NULL) {
+		evutil_socket_t fd = bufferevent_getfd(s->bev);
+		char junk[4096];
+		if (fd >= 0)
+			while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+				;
+	}
 	if (s->bev != NULL) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -415,7 +426,12 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		if (s->phase == PH_HANDSHAKE)
 			tls_ready(s);
 	} else if (what & BEV_EVENT_TIMEOUT) {
-		if ((what & BEV_EVENT_READING) && s->phase != PH_CLOSING) {
+		if ((what & BEV_EVENT_READING) && s->phase != PH_CLOSING &&
+		    s->shutdown && s->phase == PH_CMD) {
+			/* idle while draining */
+			session_reply_status(s, SMTP_ST_SHUTDOWN);
+			session_close(s);
+		} else if ((what & BEV_EVENT_READING) && s->phase != PH_CLOSING) {
 			log_info(s->id, "timeout after %s from %s",
 			    s->phase == PH_DATA || s->phase == PH_BDAT ?
 			    "DATA" : "command", s->peer);
@@ -681,6 +697,8 @@ smtp_server_new(struct event_base *base, const struct smtp_server_config *cfg,
 		srv->cfg.max_sessions = 1000;
 	if (srv->cfg.timeout_cmd == 0)
 		srv->cfg.timeout_cmd = 300;
+	if (srv->cfg.timeout_drain == 0)
+		srv->cfg.timeout_drain = 5;
 	if (srv->cfg.timeout_data == 0)
 		srv->cfg.timeout_data = 180;
 	if (srv->cfg.timeout_hook == 0)
@@ -723,14 +741,11 @@ smtp_server_shutdown(struct smtp_server *srv, void (*done)(void *),
 	for (s = srv->sessions; s != NULL; s = next) {
 		next = s->next;
 		s->shutdown = true;
-		if ((s->phase == PH_CMD || s->phase == PH_GREETING) &&
-		    s->pending == PEND_NONE && !s->processing) {
-			s->depth++;
-			session_reply_status(s, SMTP_ST_SHUTDOWN);
-			session_close(s);
-			s->depth--;
-			maybe_free(s);
-		}
+		/* one inside a transaction finishes it, then gets 421 */
+		s->drain_mail = s->in_mail;
+		/* waiting for a command: at most timeout_drain more */
+		if (s->phase == PH_CMD || s->phase == PH_GREETING)
+			session_set_timeout(s, srv->cfg.timeout_drain);
 	}
 }
 

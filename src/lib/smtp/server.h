@@ -76,6 +76,8 @@ struct smtp_server_config {
 	unsigned timeout_cmd;	/* s, waiting for a command; 0: 300 */
 	unsigned timeout_data;	/* s, waiting for a data block; 0: 180 */
 	unsigned timeout_hook;	/* s, for a hook to answer; 0: 600 */
+	unsigned timeout_drain;	/* s, a session may stay idle once the
+				 * server is shutting down; 0: 5 */
 	bool long_lines;	/* accept text lines over 1000 octets */
 };
 
@@ -149,9 +151,14 @@ int smtp_server_listen(struct smtp_server *srv, int fd, bool implicit_tls);
 int smtp_server_serve_fd(struct smtp_server *srv, int fd,
     const struct sockaddr *peer, socklen_t peerlen, bool implicit_tls);
 /*
- * Graceful stop: close the listeners; idle sessions get 421 4.3.2 now,
- * busy ones at their next command. done(arg) runs once no session is left
- * (possibly before this returns).
+ * Graceful stop (a redeploy drains the old instance with it): close the
+ * listeners; every open session may finish one more transaction: it is
+ * served as usual until its next MAIL after a transaction completed, or
+ * until it stays idle for timeout_drain, and then gets 421 4.3.2. So a
+ * client that connected just before the stop (and may be between AUTH
+ * and MAIL) still gets its message through, and a client reusing its
+ * connection moves to the new instance. done(arg) runs once no session
+ * is left (possibly before this returns).
  */
 void smtp_server_shutdown(struct smtp_server *srv, void (*done)(void *),
     void *done_arg);

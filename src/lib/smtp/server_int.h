@@ -71,7 +71,9 @@ struct smtp_session {
 	int depth;		/* nesting of our own callbacks */
 	bool processing;	/* inside process() */
 	bool discarding;	/* skipping the rest of an overlong line */
-	bool shutdown;		/* 421 at the next command */
+	bool shutdown;		/* draining: see smtp_server_shutdown */
+	bool drain_mail;	/* a transaction began while draining: 421 at
+				 * the next MAIL */
 	void *data;
 
 	/* session state */

@@ -304,6 +304,7 @@ session_hook_answer(struct smtp_session *s, enum pending p, int code,
 	case PEND_MAIL:
 		if (okay) {
 			s->in_mail = true;
+			s->drain_mail = s->shutdown;
 			s->from = s->cmd.path;
 			s->mail = s->cmd.mail;
 			s->nrcpt = 0;
@@ -568,7 +569,12 @@ command(struct smtp_session *s, size_t len)
 		call_hook(s, PEND_HELO);
 		break;
 	case SMTP_V_MAIL:
-		if (!s->helo_done)
+		if (s->shutdown && s->drain_mail) {
+			/* draining: one transaction was finished here; the
+			 * client's next one goes to the new instance */
+			session_reply_status(s, SMTP_ST_SHUTDOWN);
+			session_close(s);
+		} else if (!s->helo_done)
 			session_reply_status(s, SMTP_ST_NEED_HELO);
 		else if (s->in_mail)
 			session_reply_status(s, SMTP_ST_NESTED_MAIL);
@@ -720,11 +726,6 @@ session_process(struct smtp_session *s)
 	s->processing = true;
 	while (s->pending == PEND_NONE && s->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(s->bev)) < OUTPUT_HIGH) {
-		if (s->phase == PH_CMD && s->shutdown) {
-			session_reply_status(s, SMTP_ST_SHUTDOWN);
-			session_close(s);
-			break;
-		}
 		if (s->phase == PH_CMD || s->phase == PH_AUTH) {
 			if ((r = read_line(s, &len)) == 0)
 				break;

@@ -795,15 +795,35 @@ t_shutdown(void)
 	struct smtp_server_config cfg = { 0 };
 	const char *r;
 
+	cfg.timeout_drain = 1;
 	new_server(&cfg);
 	session();
 	smtp_server_shutdown(srv, on_done, NULL);
-	r = replies(1, 2000);
-	is_str(r, "421 4.3.2 Service shutting down, closing connection\r\n", "idle session gets 421");
+	r = replies(1, 200);
+	is_str(r, "", "an idle session is not cut off at once");
+	r = replies(1, 3000);
+	is_str(r, "421 4.3.2 Service shutting down, closing connection\r\n",
+	    "idle for timeout_drain: 421");
 	replies(1, 300);
 	ok(eof_seen, "closed");
 	disconnect_client();
 	ok(shut_done, "shutdown done callback");
+
+	/* a session between commands (say just after AUTH) still gets one
+	 * message through, then 421 at its next MAIL */
+	shut_done = 0;
+	new_server(&cfg);
+	session();
+	smtp_server_shutdown(srv, on_done, NULL);
+	sends("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@b.test>\r\nDATA\r\n");
+	is_str(codes(replies(3, 2000)), "250 250 354", "a transaction begun while draining is served");
+	sends("hello\r\n.\r\nNOOP\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@b.test>\r\n");
+	r = replies(3, 2000);
+	is_str(codes(r), "250 250 421", "message accepted, NOOP too, 421 at the next MAIL");
+	replies(1, 300);
+	ok(eof_seen, "closed (the pipelined RCPT read and dropped, no reset)");
+	disconnect_client();
+	ok(shut_done, "done once that session ended");
 
 	/* a session inside DATA finishes its message, then gets 421 */
 	shut_done = 0;
@@ -814,9 +834,9 @@ t_shutdown(void)
 	smtp_server_shutdown(srv, on_done, NULL);
 	r = replies(1, 200);
 	is_str(r, "", "busy session not interrupted");
-	sends(".\r\nNOOP\r\n");
+	sends(".\r\nMAIL FROM:<a@b.test>\r\n");
 	r = replies(2, 2000);
-	is_str(codes(r), "250 421", "message accepted, then 421 at the next command");
+	is_str(codes(r), "250 421", "message accepted, then 421 at the next MAIL");
 	replies(1, 300);
 	ok(eof_seen, "closed");
 	disconnect_client();
