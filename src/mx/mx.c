@@ -490,14 +490,8 @@ on_stop(void *arg)
 static void
 on_reload(void *arg)
 {
-	char err[512];
-
 	(void)arg;
-	if (tls_server_reload(M.pub_tls, NULL, NULL, err, sizeof(err)) != 0)
-		log_err(NULL, "certificate reload: %s (keeping the old one)",
-		    err);
-	else
-		log_info(NULL, "certificate reloaded from %s", M.cfg.cert);
+	(void)tls_server_reload_logged(M.pub_tls, M.cfg.cert);
 }
 
 /* The port of "addr@port" or "host:port", or def. */

@@ -198,14 +198,53 @@ log_expansion(const struct relay_expansion *x, int g, const char *id)
 	}
 }
 
+static void
+log_received(struct smtp_session *s, const struct q_env *env)
+{
+	log_info(env->id, "received from=<%s>, size=%zu, nrcpt=%zu, peer=%s, "
+	    "session=%s%s", env->sender, env->size, env->nrcpt,
+	    ((struct sess *)smtp_session_data(s))->peer, smtp_session_id(s),
+	    env->require_tls ? ", require_tls=yes" : "");
+}
+
+/* One envelope stored with group commit (src/lib/queue: the messages of
+ * one event-loop turn share two fsyncs): answered once it is durable. */
+struct astore {
+	struct relay *r;
+	struct smtp_session *s;
+	struct relay_expansion x;
+	int g;
+};
+
+static void
+stored_async(int ret, const struct q_env *env, void *arg)
+{
+	struct astore *a = arg;
+	struct smtp_session *s = a->s;
+
+	if (ret != 0)
+		smtp_session_reply(s, 451, "4.3.0",
+		    "Local error: the message could not be queued");
+	else {
+		log_received(s, env);
+		log_expansion(&a->x, a->g, env->id);
+		smtp_session_reply(s, 250, "2.0.0", "Ok: queued as %s", env->id);
+		sched_add(a->r->sched, env);
+	}
+	relay_expansion_free(&a->x);
+	free(a);
+}
+
 /*
  * Expand env's local recipients (expand.c) and store what results: one
  * envelope, or two when forwarded recipients travel with an SRS sender
  * and others with the original one. Both are on disk before the 250;
  * when the second cannot be stored the first is removed again (nothing
  * was acknowledged). When no recipient is left to deliver to, the
- * message is refused with the first failure's 550 instead. 0 (answered
- * 250), PTT_ENOENT (answered 550), or another PTT_E* (not answered).
+ * message is refused with the first failure's 550 instead. The usual
+ * case, one envelope, goes through group commit and is answered from its
+ * callback. 0 (answered 250, or will be once durable), PTT_ENOENT
+ * (answered 550), or another PTT_E* (not answered).
  */
 static int
 store_expanded(struct relay *r, struct smtp_session *s, struct q_env *env,
@@ -228,6 +267,21 @@ store_expanded(struct relay *r, struct smtp_session *s, struct q_env *env,
 	if (x.srs_error != 0)
 		log_warn(smtp_session_id(s), "sender <%s> not rewritten: %s",
 		    env->sender, srs_strerror(x.srs_error));
+	if ((x.env[0].nrcpt == 0) != (x.env[1].nrcpt == 0)) {
+		struct astore *a = xcalloc(1, sizeof(*a));
+		a->r = r;
+		a->s = s;
+		a->x = x;
+		a->g = x.env[0].nrcpt ? 0 : 1;
+		ret = queue_store_async(r->q, &a->x.env[a->g], msg, len,
+		    stored_async, a, err, sizeof(err));
+		if (ret != 0) {
+			log_err(smtp_session_id(s), "queue_store failed: %s", err);
+			relay_expansion_free(&a->x);
+			free(a);
+		}
+		return ret;
+	}
 	for (int g = 0; g < 2 && ret == 0; g++) {
 		if (x.env[g].nrcpt == 0)
 			continue;
@@ -237,11 +291,7 @@ store_expanded(struct relay *r, struct smtp_session *s, struct q_env *env,
 			break;
 		}
 		stored[g] = 1;
-		log_info(x.env[g].id, "received from=<%s>, size=%zu, nrcpt=%zu, "
-		    "peer=%s, session=%s%s", x.env[g].sender, x.env[g].size,
-		    x.env[g].nrcpt, ((struct sess *)smtp_session_data(s))->peer,
-		    smtp_session_id(s), x.env[g].require_tls ?
-		    ", require_tls=yes" : "");
+		log_received(s, &x.env[g]);
 		log_expansion(&x, g, x.env[g].id);
 	}
 	if (ret != 0) {

@@ -373,6 +373,7 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	if ((R.q = queue_open(R.cfg.queue_dir, err, sizeof(err))) == NULL)
 		fatal("%s", err);
+	queue_set_base(R.q, R.base);
 
 	struct resolver_opts ro = {
 		.forward = R.cfg.dns_forward[0] ? R.cfg.dns_forward : NULL,

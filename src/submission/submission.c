@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -537,6 +538,16 @@ stopped(void *arg)
 	event_base_loopexit(sb->base, NULL);
 }
 
+/* SIGHUP: the public certificate again (ptt-acme renewed it); sessions
+ * under way keep the one they started with. */
+static void
+on_reload(void *arg)
+{
+	struct sub *sb = arg;
+
+	(void)tls_server_reload_logged(sb->pub_tls, sb->cfg.cert);
+}
+
 static void
 on_stop(void *arg)
 {
@@ -654,7 +665,14 @@ main(int argc, char **argv)
 
 	if (sb.cfg.sandbox && !conf_url_is_remote(sb.cfg.config_repo)) {
 		struct sandbox sbx;
-		const char *ro_paths[2] = { sb.cfg.config_repo, NULL };
+		/* and the certificate's directories, for a reload after a
+		 * renewal (a new file is renamed into them) */
+		char cdir[4096], kdir[4096];
+		ptt_strlcpy(cdir, sb.cfg.cert, sizeof(cdir));
+		ptt_strlcpy(kdir, sb.cfg.key, sizeof(kdir));
+		ptt_strlcpy(cdir, dirname(cdir), sizeof(cdir));
+		ptt_strlcpy(kdir, dirname(kdir), sizeof(kdir));
+		const char *ro_paths[4] = { sb.cfg.config_repo, cdir, kdir, NULL };
 		char h[256], p[32];
 		uint16_t ports[2] = { 0, 0 };
 		memset(&sbx, 0, sizeof(sbx));
@@ -673,7 +691,7 @@ main(int argc, char **argv)
 	for (long long i = 0; i < sb.cfg.auth_threads; i++)
 		if (pthread_create(&sb.threads[i], NULL, worker, &sb) != 0)
 			fatal("cannot start a password worker");
-	ev_on_signals(sb.base, on_stop, NULL, &sb);
+	ev_on_signals(sb.base, on_stop, on_reload, &sb);
 	event_base_dispatch(sb.base);
 
 	pthread_mutex_lock(&sb.mu);

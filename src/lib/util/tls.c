@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "util/err.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 /* TLS 1.2 suites: ECDHE with AES-GCM or ChaCha20-Poly1305 only. TLS 1.3's
@@ -626,4 +627,18 @@ tls_describe(SSL *ssl, char *buf, size_t len)
 	    SSL_get_version(ssl), SSL_get_cipher_name(ssl), bits, alg,
 	    SSL_session_reused(ssl) ? " resumed" : "");
 	return buf;
+}
+
+int
+tls_server_reload_logged(SSL_CTX *ctx, const char *name)
+{
+	char err[512];
+	int r;
+
+	if ((r = tls_server_reload(ctx, NULL, NULL, err, sizeof(err))) != 0)
+		log_err(NULL, "certificate reload: %s (keeping the old one)",
+		    err);
+	else
+		log_info(NULL, "certificate reloaded from %s", name);
+	return r;
 }

@@ -56,6 +56,10 @@ int tls_server_add_sni(SSL_CTX *ctx, const char *name, const char *cert_file,
  */
 int tls_server_reload(SSL_CTX *ctx, const char *cert_file,
     const char *key_file, char *err, size_t errlen);
+/* What a daemon does on SIGHUP: tls_server_reload from the same files,
+ * and one log line saying which happened (name: the certificate file, for
+ * the log). 0 or the PTT_E* code. */
+int tls_server_reload_logged(SSL_CTX *ctx, const char *name);
 
 /*
  * New client SSL for one connection: sends SNI (when sni is a DNS name) and,

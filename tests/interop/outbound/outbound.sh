@@ -104,7 +104,7 @@ PY
 done
 # The remote MX goes down: the message waits in the queue, `ptt queue`
 # shows it, and `ptt queue retry all` delivers it once the MX is back.
-kill "$(cat "$WORK/mx.pid")"; sleep 0.3
+kill -9 "$(cat "$WORK/mx.pid")"; sleep 0.3
 out=$($SW --port $p587 --tls --auth PLAIN --auth-user alice --auth-password 'correct horse' \
 	--from alice@example.test --to dave@dest.test --h-Subject "while the MX was down" 2>&1)
 ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "with the remote MX down, submission still gets 250 (the relay queued it)"

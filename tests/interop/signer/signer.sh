@@ -187,7 +187,7 @@ ok $(echo "$out" | grep -q "550"; echo $?) "From: a foreign domain gets 550: $(e
 n=$(ls "$WORK/relay" | wc -l)
 
 # The relay is down: the signer must not say 250.
-kill "$(cat "$WORK/relay.pid")"; sleep 0.3
+kill -9 "$(cat "$WORK/relay.pid")"; sleep 0.3
 out=$(send submission.internal alice@example.test 2>&1); rc=$?
 ok $([ $rc -eq 75 ] && echo "$out" | grep -q " 451 "; echo $?) "relay down: 451, never 250 (exit $rc)"
 

@@ -142,8 +142,24 @@ out=$($SW --port $p587 --tls --auth PLAIN --auth-user alice --auth-password 'bat
 	--from alice@example.test --to bob@example.net 2>&1)
 ok $(echo "$out" | grep -q '^<~  250 2.0.0'; echo $?) "after ptt passwd, the new password works without a restart"
 
+# A renewed certificate (as ptt-acme writes it, readable by the service's
+# user) is served on 465 after SIGHUP, without a restart.
+serial() {
+	openssl s_client -connect 127.0.0.1:$p465 -servername mail.example.test \
+		</dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
+}
+old=$(serial)
+make_cert "$WORK/pub" renewed "DNS:mail.example.test,IP:127.0.0.1"
+chmod 644 "$WORK/pub/renewed.key"
+mv "$WORK/pub/renewed.key" "$WORK/pub/server.key" && mv "$WORK/pub/renewed.pem" "$WORK/pub/server.pem"
+kill -HUP "$(cat "$WORK/sub.pid")"
+wait_line "$WORK/sub.log" "certificate reloaded" 5
+ok $? "SIGHUP: submission reloads its certificate"
+new=$(serial)
+ok $([ -n "$new" ] && [ "$new" != "$old" ]; echo $?) "new sessions on 465 get the renewed certificate ($old -> $new)"
+
 # The signer is down: submission must not say 250.
-kill "$(cat "$WORK/signer.pid")"; sleep 0.3
+kill -9 "$(cat "$WORK/signer.pid")"; sleep 0.3
 out=$($SW --port $p587 --tls --auth PLAIN --auth-user alice --auth-password 'battery staple' \
 	--from alice@example.test --to bob@example.net 2>&1)
 ok $(echo "$out" | grep -q '^<~\* *451'; echo $?) "signer down: 451, never 250"
