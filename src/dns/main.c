@@ -425,6 +425,9 @@ udp_bind(const char *hostport, char *err, size_t errlen)
 	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai;
 	int fd, one = 1;
 
+	/* a UDP socket passed by pttd or systemd (LISTEN_FDS) */
+	if ((fd = net_inherited(hostport, SOCK_DGRAM)) >= 0)
+		return fd;
 	if (net_split_hostport(hostport, host, sizeof(host), port,
 	    sizeof(port)) != 0 || getaddrinfo(strcmp(host, "*") == 0 ? NULL :
 	    host, port, &hints, &ai) != 0) {
