@@ -933,11 +933,9 @@ int
 main(int argc, char **argv)
 {
 	struct signer sg;
-	struct smtp_server_config sc;
 	struct smtp_hooks hooks;
 	struct tls_opts to;
 	char err[512];
-	int fd;
 
 	log_init(argv[0]);
 	memset(&sg, 0, sizeof(sg));
@@ -974,21 +972,11 @@ main(int argc, char **argv)
 			fatal("relay: %s", err);
 	}
 
-	memset(&sc, 0, sizeof(sc));
-	sc.hostname = "signer.internal";
-	sc.tls = sg.srv_tls;
-	sc.max_size = sg.cfg.max_size;
-	sc.max_rcpts = (unsigned)sg.cfg.max_rcpts;
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.tls = on_tls;
 	hooks.message = on_message;
-	sg.srv = smtp_server_new(sg.base, &sc, &hooks, &sg);
-	if ((fd = net_listen(sg.cfg.listen, err, sizeof(err))) < 0)
-		fatal("%s", err);
-	if (smtp_server_listen(sg.srv, fd, true) != 0)
-		fatal("cannot serve %s", sg.cfg.listen);
-	printf("listening %s\n", sg.cfg.listen);
-	fflush(stdout);
+	sg.srv = hop_listen(sg.base, sg.cfg.listen, "signer.internal", sg.srv_tls,
+	    sg.cfg.max_size, (unsigned)sg.cfg.max_rcpts, &hooks, &sg);
 
 	if (sg.cfg.sandbox) {
 		struct sandbox sb;

@@ -162,12 +162,10 @@ int
 main(int argc, char **argv)
 {
 	static struct filter fl;
-	struct smtp_server_config sc;
 	struct smtp_hooks hooks;
 	struct tls_opts to;
 	const char *why;
 	char err[512];
-	int fd;
 
 	log_init(argv[0]);
 	param_main(params, &fl.cfg, "spamfilter", argc, argv);
@@ -204,21 +202,11 @@ main(int argc, char **argv)
 	/* lazily loaded tables, before the sandbox */
 	spam_warm_up(&fl.model, &fl.feats);
 
-	memset(&sc, 0, sizeof(sc));
-	sc.hostname = "spamfilter.internal";
-	sc.tls = fl.srv_tls;
-	sc.max_size = fl.cfg.max_size;
-	sc.max_rcpts = (unsigned)fl.cfg.max_rcpts;
 	memset(&hooks, 0, sizeof(hooks));
 	hooks.tls = on_tls;
 	hooks.message = on_message;
-	fl.srv = smtp_server_new(fl.base, &sc, &hooks, &fl);
-	if ((fd = net_listen(fl.cfg.listen, err, sizeof(err))) < 0)
-		fatal("%s", err);
-	if (smtp_server_listen(fl.srv, fd, true) != 0)
-		fatal("cannot serve %s", fl.cfg.listen);
-	printf("listening %s\n", fl.cfg.listen);
-	fflush(stdout);
+	fl.srv = hop_listen(fl.base, fl.cfg.listen, "spamfilter.internal",
+	    fl.srv_tls, fl.cfg.max_size, (unsigned)fl.cfg.max_rcpts, &hooks, &fl);
 
 	if (fl.cfg.sandbox) {
 		struct sandbox sb;

@@ -314,3 +314,28 @@ hop_peer_allowed(struct smtp_session *s, SSL *ssl, const char *list)
 	    smtp_session_info(s)->peer_addr, list ? list : "(none)");
 	return false;
 }
+
+struct smtp_server *
+hop_listen(struct event_base *base, const char *addr, const char *hostname,
+    SSL_CTX *tls, uint64_t max_size, unsigned max_rcpts,
+    const struct smtp_hooks *hooks, void *arg)
+{
+	struct smtp_server_config sc;
+	struct smtp_server *srv;
+	char err[512];
+	int fd;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.hostname = hostname;
+	sc.tls = tls;
+	sc.max_size = max_size;
+	sc.max_rcpts = max_rcpts;
+	srv = smtp_server_new(base, &sc, hooks, arg);
+	if ((fd = net_listen(addr, err, sizeof(err))) < 0)
+		fatal("%s", err);
+	if (smtp_server_listen(srv, fd, true) != 0)
+		fatal("cannot serve %s", addr);
+	printf("listening %s\n", addr);
+	fflush(stdout);
+	return srv;
+}

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -62,6 +63,16 @@ void hop_forward(struct hop *h, struct smtp_session *s,
 /* True when the TLS peer's certificate names one of the services in list
  * (space- or comma-separated); logs a refusal otherwise. */
 bool hop_peer_allowed(struct smtp_session *s, SSL *ssl, const char *list);
+/*
+ * The listening side of an internal hop (signer, spamfilter): the server
+ * engine as hostname on addr, TLS from the first byte with tls (which
+ * verifies client certificates), max_size/max_rcpts, and hooks (whose tls
+ * hook should call hop_peer_allowed). Prints "listening ADDR" on stdout
+ * for supervisors and tests. Exits through fatal() when it cannot.
+ */
+struct smtp_server *hop_listen(struct event_base *base, const char *addr,
+    const char *hostname, SSL_CTX *tls, uint64_t max_size, unsigned max_rcpts,
+    const struct smtp_hooks *hooks, void *arg);
 /* The same check without the log line. */
 bool hop_peer_is(SSL *ssl, const char *list);
 
