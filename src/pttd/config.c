@@ -52,6 +52,30 @@ const struct param pttd_params[] = {
 	  "open file limit of each service" },
 	{ "log_max", PARAM_SIZE, "16m", 4096, 1LL << 40, NULL, O(log_max),
 	  "a service's log file is rotated (to .1) past this size" },
+	{ "source_repo", PARAM_STR, "", 0, 0, NULL, O(source_repo),
+	  "git repository of the ptt source (path or URL) whose branch pttd "
+	  "follows: a new commit is built, tested and rolled out to every "
+	  "service (empty: off)" },
+	{ "source_branch", PARAM_STR, "main", 0, 0, NULL, O(source_branch),
+	  "the branch of source_repo followed" },
+	{ "source_poll", PARAM_TIME, "1m", 1, 86400, NULL, O(source_poll),
+	  "how often the branch is looked at (SIGHUP looks at once)" },
+	{ "source_dir", PARAM_STR, "", 0, 0, NULL, O(source_dir),
+	  "directory of the builds, one checkout per commit (empty: the state "
+	  "directory's pttd/builds)" },
+	{ "source_build", PARAM_STR, "meson setup build && ninja -C build", 0, 0,
+	  NULL, O(source_build),
+	  "shell command building a fresh checkout (run in it)" },
+	{ "source_test", PARAM_STR, "meson test -C build --suite unit", 0, 0,
+	  NULL, O(source_test),
+	  "shell command testing the build (run in the checkout); a failure "
+	  "keeps the running binaries" },
+	{ "source_bin", PARAM_STR, "build", 0, 0, NULL, O(source_bin),
+	  "the build tree in the checkout (its src/<service>/ptt-<service> "
+	  "are run)" },
+	{ "source_timeout", PARAM_TIME, "1h", 1, 86400 * 7, NULL,
+	  O(source_timeout), "longest time the clone, the build or the tests "
+	  "may take (then it is killed and the commit is not deployed)" },
 	PARAM_END
 };
 

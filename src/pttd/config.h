@@ -30,6 +30,14 @@ struct pttd_config {
 	unsigned long long rlimit_as;	/* RLIMIT_AS per service; 0: none */
 	long long rlimit_nofile;	/* RLIMIT_NOFILE per service */
 	unsigned long long log_max;	/* rotate a service log file past this */
+	char *source_repo;	/* ptt source repository followed; empty: off */
+	char *source_branch;	/* its branch */
+	long long source_poll;	/* seconds between two looks at the branch */
+	char *source_dir;	/* where builds go; empty: STATE/pttd/builds */
+	char *source_build;	/* shell command building a checkout */
+	char *source_test;	/* shell command testing it */
+	char *source_bin;	/* the build tree, relative to the checkout */
+	long long source_timeout;	/* seconds one step may take */
 };
 
 extern const struct param pttd_params[];

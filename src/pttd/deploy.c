@@ -22,6 +22,12 @@
  * meanwhile, so connections wait in its backlog instead of being refused.
  * If the new relay fails, one with the previous configuration is started.
  *
+ * A source deploy (source.c built and tested a new commit of the ptt
+ * source) goes through the same steps for every service, with the
+ * configuration unchanged and the executables of the new build: a
+ * service that fails keeps (or, for the relay, restarts with) its
+ * previous build.
+ *
  * Trusts: the repository's contents only after `ptt check` passed them;
  * the services' own parsers check their sections again.
  */
@@ -56,14 +62,30 @@ struct rollout {
 	time_t phase_at;
 	size_t rolled;
 	char names[256];
+	/* A source deploy: the build, and the one of the service rolled. */
+	bool source;
+	char src[CONF_COMMIT_HEX];
+	char src_root[1024];
+	char prev_src[CONF_COMMIT_HEX];
+	char prev_root[1024];
 };
 
-void
-deploy_record(struct pttd *d, const char *commit, const char *outcome,
-    const char *fmt, ...)
+/* What a deploy is known by: the configuration or the source commit. */
+static const char *
+ro_id(const struct rollout *ro)
+{
+	return ro->source ? ro->src : ro->commit;
+}
+
+static void
+record(struct pttd *d, const char *kind, const char *commit,
+    const char *outcome, const char *fmt, va_list ap) PTT_PRINTF(5, 0);
+
+static void
+record(struct pttd *d, const char *kind, const char *commit,
+    const char *outcome, const char *fmt, va_list ap)
 {
 	struct deploy *dp;
-	va_list ap;
 
 	if (d->ndeploys == DEPLOYS_MAX)
 		d->ndeploys--;
@@ -75,10 +97,48 @@ deploy_record(struct pttd *d, const char *commit, const char *outcome,
 	dp->at = time(NULL);
 	ptt_strlcpy(dp->commit, commit, sizeof(dp->commit));
 	ptt_strlcpy(dp->outcome, outcome, sizeof(dp->outcome));
-	va_start(ap, fmt);
+	ptt_strlcpy(dp->kind, kind, sizeof(dp->kind));
 	vsnprintf(dp->detail, sizeof(dp->detail), fmt, ap);
+	log_info(NULL, "deploy %s %.12s: %s: %s", kind, commit, outcome,
+	    dp->detail);
+}
+
+void
+deploy_record(struct pttd *d, const char *commit, const char *outcome,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record(d, "config", commit, outcome, fmt, ap);
 	va_end(ap);
-	log_info(NULL, "deploy %.12s: %s: %s", commit, outcome, dp->detail);
+}
+
+void
+deploy_record_source(struct pttd *d, const char *source, const char *outcome,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record(d, "source", source, outcome, fmt, ap);
+	va_end(ap);
+}
+
+/* Record under the rollout's kind. */
+static void
+ro_record(struct rollout *ro, const char *outcome, const char *fmt, ...)
+    PTT_PRINTF(3, 4);
+
+static void
+ro_record(struct rollout *ro, const char *outcome, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	record(ro->d, ro->source ? "source" : "config", ro_id(ro), outcome,
+	    fmt, ap);
+	va_end(ap);
 }
 
 int
@@ -216,6 +276,10 @@ rollout_fail(struct rollout *ro, const char *fmt, ...)
 	if (ro->cand != NULL && s->cur == ro->cand)
 		s->cur = NULL;
 	restore_config(ro, s, ro->prev);
+	if (ro->source) {
+		ptt_strlcpy(s->src_root, ro->prev_root, sizeof(s->src_root));
+		ptt_strlcpy(s->source, ro->prev_src, sizeof(s->source));
+	}
 	if (ro->old != NULL && ro->old->pid > 0) {
 		kill(ro->old->pid, SIGCONT);	/* it keeps serving */
 	} else if (s->cur == NULL && !d->stopping) {
@@ -223,12 +287,13 @@ rollout_fail(struct rollout *ro, const char *fmt, ...)
 		ptt_strlcpy(s->commit, ro->prev, sizeof(s->commit));
 		svc_start(s);
 	}
-	snprintf(note, sizeof(note), "pttd: deploy %.12s refused: %s",
-	    ro->commit, why);
+	snprintf(note, sizeof(note), "pttd: %s deploy %.12s refused: %s",
+	    ro->source ? "source" : "config", ro_id(ro), why);
 	svc_log_line(s, note);
-	deploy_record(d, ro->commit, "failed", "%s: %s (%zu of %zu services "
-	    "rolled over before; %s keeps running %.12s)", s->kind->name, why,
-	    ro->rolled, ro->n, s->kind->name, ro->prev);
+	ro_record(ro, "failed", "%s: %s (%zu of %zu services rolled over "
+	    "before; %s keeps running %.12s)", s->kind->name, why, ro->rolled,
+	    ro->n, s->kind->name, ro->source ? (ro->prev_src[0] ?
+	    ro->prev_src : "pttd's own build") : ro->prev);
 	rollout_free(ro);
 }
 
@@ -254,8 +319,9 @@ on_checked(struct service *s, bool ok, const char *msg, void *arg)
 	s->health_fails = 0;
 	s->health_at = time(NULL);
 	ptt_strlcpy(s->health_msg, msg, sizeof(s->health_msg));
-	snprintf(note, sizeof(note), "pttd: pid %ld serves config %.12s "
-	    "(healthy: %s)%s", (long)ro->cand->pid, ro->commit, msg,
+	snprintf(note, sizeof(note), "pttd: pid %ld serves config %.12s%s%.12s "
+	    "(healthy: %s)%s", (long)ro->cand->pid, ro->commit,
+	    s->source[0] ? ", source " : "", s->source, msg,
 	    ro->old ? "; the old instance drains" : "");
 	svc_log_line(s, note);
 	health_schedule(s, (long)s->d->cfg.health_interval * 1000);
@@ -370,15 +436,31 @@ roll_next(struct rollout *ro)
 	size_t len = 0;
 
 	if (ro->pos == ro->n) {
-		ptt_strlcpy(d->commit, ro->commit, sizeof(d->commit));
-		deploy_record(d, ro->commit, "deployed", "rolled over: %s",
-		    ro->names);
+		if (ro->source) {
+			ptt_strlcpy(d->source, ro->src, sizeof(d->source));
+			ptt_strlcpy(d->src_root, ro->src_root,
+			    sizeof(d->src_root));
+		} else {
+			ptt_strlcpy(d->commit, ro->commit, sizeof(d->commit));
+		}
+		ro_record(ro, "deployed", "rolled over: %s%s%s", ro->names,
+		    ro->source ? "; now running " : "", ro->source ?
+		    ro->src_root : "");
 		rollout_free(ro);
 		return;
 	}
 	ro->s = &d->svc[ro->order[ro->pos]];
 	ro->s->rolling = true;
+	if (ro->source)	/* each service keeps its configuration */
+		ptt_strlcpy(ro->commit, ro->s->commit, sizeof(ro->commit));
 	ptt_strlcpy(ro->prev, ro->s->commit, sizeof(ro->prev));
+	if (ro->source) {
+		ptt_strlcpy(ro->prev_root, ro->s->src_root, sizeof(ro->prev_root));
+		ptt_strlcpy(ro->prev_src, ro->s->source, sizeof(ro->prev_src));
+		ptt_strlcpy(ro->s->src_root, ro->src_root,
+		    sizeof(ro->s->src_root));
+		ptt_strlcpy(ro->s->source, ro->src, sizeof(ro->s->source));
+	}
 	health_cancel(ro->s);
 	if (deploy_write_conf(d, ro->commit, &text, &len, err, sizeof(err)) != 0 ||
 	    svc_configure(ro->s, text, len, err, sizeof(err)) != 0) {
@@ -463,4 +545,40 @@ deploy_poll(struct pttd *d)
 	d->ro = ro;
 	log_info(NULL, "deploy %.12s: rolling over %s", head, ro->names);
 	roll_next(ro);
+}
+
+int
+deploy_source(struct pttd *d, const char *source, const char *root)
+{
+	struct rollout *ro;
+
+	if (d->ro != NULL || d->stopping)
+		return -1;
+	ro = xcalloc(1, sizeof(*ro));
+	ro->d = d;
+	ro->source = true;
+	/* The configuration stays the deployed one. */
+	ptt_strlcpy(ro->commit, d->commit, sizeof(ro->commit));
+	ptt_strlcpy(ro->src, source, sizeof(ro->src));
+	ptt_strlcpy(ro->src_root, root, sizeof(ro->src_root));
+	for (size_t i = 0; i < d->nsvc; i++) {
+		ro->order[ro->n++] = i;
+		if (ro->names[0])
+			ptt_strlcat(ro->names, " ", sizeof(ro->names));
+		ptt_strlcat(ro->names, d->svc[i].kind->name, sizeof(ro->names));
+	}
+	if (ro->n == 0) {
+		ptt_strlcpy(d->source, source, sizeof(d->source));
+		ptt_strlcpy(d->src_root, root, sizeof(d->src_root));
+		deploy_record_source(d, source, "deployed", "no service runs; "
+		    "now %s", root);
+		free(ro);
+		return 0;
+	}
+	ro->timer = evtimer_new(d->base, on_phase_timer, ro);
+	d->ro = ro;
+	log_info(NULL, "source deploy %.12s: rolling over %s to %s", source,
+	    ro->names, root);
+	roll_next(ro);
+	return 0;
 }

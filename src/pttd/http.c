@@ -151,7 +151,8 @@ service_json(struct pttd *d, struct service *s, size_t nlog)
 	    "name", s->kind->name,
 	    "state", svc_state_name(s),
 	    "pid", (json_int_t)(s->cur ? s->cur->pid : 0),
-	    "version", PTTD_VERSION,
+	    "version", s->cur != NULL && s->cur->source[0] ? s->cur->source :
+		PTTD_VERSION,
 	    "config", s->commit,
 	    "uptime", (json_int_t)(s->cur && s->state != SS_RESTARTING ?
 		now - s->cur->started : 0),
@@ -176,15 +177,16 @@ service_json(struct pttd *d, struct service *s, size_t nlog)
 static void
 api_status(struct pttd *d, struct evhttp_request *req)
 {
-	json_t *svcs = json_array(), *deps = json_array(), *q;
+	json_t *svcs = json_array(), *deps = json_array(), *q, *src;
 	const char *qd = relay_queue_dir(d);
 
 	for (size_t i = 0; i < d->nsvc; i++)
 		json_array_append_new(svcs, service_json(d, &d->svc[i], 8));
 	for (size_t i = 0; i < d->ndeploys; i++) {
 		const struct deploy *dp = &d->deploys[i];
-		json_array_append_new(deps, json_pack("{s:I, s:s, s:s, s:s}",
-		    "at", (json_int_t)dp->at, "commit", dp->commit,
+		json_array_append_new(deps, json_pack("{s:I, s:s, s:s, s:s, s:s}",
+		    "at", (json_int_t)dp->at, "kind", dp->kind[0] ? dp->kind :
+			"config", "commit", dp->commit,
 		    "outcome", dp->outcome, "detail", dp->detail));
 	}
 	if (qd != NULL) {
@@ -195,13 +197,22 @@ api_status(struct pttd *d, struct evhttp_request *req)
 	} else {
 		q = json_null();
 	}
-	reply_json(req, json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:o, s:o}",
+	{
+		const char *st, *building, *log, *error;
+		source_status(d, &st, &building, &log, &error);
+		src = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		    "repo", d->cfg.source_repo ? d->cfg.source_repo : "",
+		    "branch", d->cfg.source_branch ? d->cfg.source_branch : "",
+		    "commit", d->source, "state", st, "building", building,
+		    "log", log, "error", error);
+	}
+	reply_json(req, json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o}",
 	    "version", PTTD_VERSION,
 	    "now", (json_int_t)time(NULL),
 	    "uptime", (json_int_t)(time(NULL) - d->started),
 	    "config", d->commit,
 	    "deploying", d->ro != NULL ? "yes" : "no",
-	    "services", svcs, "queue", q, "deploys", deps));
+	    "services", svcs, "queue", q, "deploys", deps, "source", src));
 }
 
 static void

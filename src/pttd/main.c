@@ -80,7 +80,8 @@ on_sigchld(evutil_socket_t fd, short what, void *arg)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		svc_reaped(d, pid, status);
+		if (!source_reaped(d, pid, status))
+			svc_reaped(d, pid, status);
 	maybe_exit(d);
 }
 
@@ -94,6 +95,7 @@ on_stop(void *arg)
 	d->stopping = true;
 	log_info(NULL, "stopping every service");
 	deploy_stop(d);
+	source_stop(d);
 	for (size_t i = 0; i < d->nsvc; i++) {
 		evtimer_del(d->svc[i].restart_ev);
 		health_cancel(&d->svc[i]);
@@ -109,6 +111,7 @@ static void
 on_hup(void *arg)
 {
 	deploy_poll(arg);
+	source_poll(arg);
 }
 
 static void
@@ -346,12 +349,14 @@ main(int argc, char **argv)
 	d->poll_ev = event_new(d->base, -1, EV_PERSIST, on_poll, d);
 	struct timeval tv = { (time_t)d->cfg.poll_interval, 0 };
 	event_add(d->poll_ev, &tv);
+	source_start(d);
 
 	event_base_dispatch(d->base);
 
 	log_info(NULL, "stopped");
 	http_stop(d);
 	event_free(d->poll_ev);
+	source_free(d);
 	event_free(chld);
 	ev_free_signals();
 	for (size_t i = 0; i < d->nsvc; i++)

@@ -59,6 +59,8 @@ struct inst {
 	pid_t pid;			/* 0 once reaped */
 	int status;			/* wait status once reaped */
 	char commit[CONF_COMMIT_HEX];	/* configuration it runs */
+	char source[CONF_COMMIT_HEX];	/* source commit built (source.c);
+					 * empty: pttd's own binaries */
 	time_t started;
 	struct event *out;		/* its stdout+stderr pipe */
 	int outfd;
@@ -84,6 +86,10 @@ struct service {
 	size_t nls;
 	char *section;			/* its section + global part, as read */
 	char commit[CONF_COMMIT_HEX];	/* configuration of cur */
+	/* The build it starts (source.c): the build tree's root and the
+	 * source commit; empty: pttd's own binaries (svc_exe_path). */
+	char src_root[1024];
+	char source[CONF_COMMIT_HEX];
 	char *queue_dir;		/* relay */
 	struct inst *cur;		/* the serving instance, or NULL */
 	enum svc_state state;
@@ -109,6 +115,7 @@ struct service {
 
 struct deploy {
 	time_t at;
+	char kind[8];		/* config, source */
 	char commit[CONF_COMMIT_HEX];
 	char outcome[16];	/* checking, rolling, deployed, rejected, failed */
 	char detail[1024];
@@ -137,6 +144,11 @@ struct pttd {
 	struct rollout *ro;		/* the deploy under way */
 	struct evhttp *http;
 	char *token;
+	/* The source build every service runs once a source deploy went
+	 * through (empty: pttd's own binaries); see source.c. */
+	char src_root[1024];
+	char source[CONF_COMMIT_HEX];
+	struct source *src;		/* following source_repo, or NULL */
 	char statedir_pttd[1024];
 };
 
@@ -166,7 +178,9 @@ void svc_start(struct service *s);
 const char *svc_state_name(const struct service *s);
 /* Path of the ptt.conf copy of a commit in the state directory. */
 void svc_conf_path(struct pttd *d, const char *commit, char *out, size_t len);
-/* Path of an executable (kind's bin, or "ptt"). */
+/* Path of an executable (kind's bin, or "ptt"): in the deployed source
+ * build when there is one, else bin_dir, next to pttd or the build tree
+ * around it. */
 void svc_exe_path(struct pttd *d, const char *bin, const char *subdir,
     char *out, size_t len);
 /* Append a line of a service's output (svc.c; also used for pttd's own
@@ -194,10 +208,32 @@ void deploy_record(struct pttd *d, const char *commit, const char *outcome,
 /* Write the ptt.conf of commit into the state directory; 0 or -1. */
 int deploy_write_conf(struct pttd *d, const char *commit, char **text,
     size_t *len, char *err, size_t errlen);
+/* Roll every service over to the executables of a source build (root:
+ * its build tree, laid out like this one) exactly as a configuration
+ * deploy does; recorded as a deploy of kind "source". 0 when started,
+ * -1 when another deploy is under way (try again later). */
+int deploy_source(struct pttd *d, const char *source, const char *root);
+void deploy_record_source(struct pttd *d, const char *source,
+    const char *outcome, const char *fmt, ...) PTT_PRINTF(4, 5);
 /* pttd stops: drop the deploy under way (its instances are stopped). */
 void deploy_stop(struct pttd *d);
 /* An instance exited: the rollout may be waiting for it. */
 void deploy_inst_exited(struct pttd *d, struct inst *in);
+
+/* source.c: following the ptt source repository (source_repo) */
+/* Start following it when configured (after the services started). */
+void source_start(struct pttd *d);
+/* Look at the branch now (SIGHUP). */
+void source_poll(struct pttd *d);
+/* A child exited: true when it was a build step. */
+bool source_reaped(struct pttd *d, pid_t pid, int status);
+/* pttd stops: kill the step under way. */
+void source_stop(struct pttd *d);
+void source_free(struct pttd *d);
+/* For the status page: state (idle, fetching, cloning, building,
+ * testing, waiting), the commit built, the log file, the last error. */
+void source_status(struct pttd *d, const char **state, const char **building,
+    const char **log, const char **error);
 
 /* http.c */
 int http_start(struct pttd *d, char *err, size_t errlen);

@@ -275,6 +275,10 @@ void
 svc_exe_path(struct pttd *d, const char *bin, const char *subdir, char *out,
     size_t len)
 {
+	if (d->src_root[0] != '\0') {
+		snprintf(out, len, "%s/src/%s/%s", d->src_root, subdir, bin);
+		return;
+	}
 	if (d->cfg.bin_dir != NULL && d->cfg.bin_dir[0] != '\0') {
 		snprintf(out, len, "%s/%s", d->cfg.bin_dir, bin);
 		return;
@@ -542,7 +546,13 @@ svc_spawn(struct service *s, const char *commit, char *err, size_t errlen)
 	pid_t pid;
 	char **av;
 
-	svc_exe_path(d, s->kind->bin, s->kind->subdir, exe, sizeof(exe));
+	/* A service runs its own build: during a source deploy the services
+	 * not rolled over yet keep the previous one. */
+	if (s->src_root[0] != '\0')
+		snprintf(exe, sizeof(exe), "%s/src/%s/%s", s->src_root,
+		    s->kind->subdir, s->kind->bin);
+	else
+		svc_exe_path(d, s->kind->bin, s->kind->subdir, exe, sizeof(exe));
 	if (access(exe, X_OK) != 0) {
 		snprintf(err, errlen, "%s: %s", exe, strerror(errno));
 		return NULL;
@@ -577,6 +587,7 @@ svc_spawn(struct service *s, const char *commit, char *err, size_t errlen)
 	in->pid = pid;
 	in->started = time(NULL);
 	ptt_strlcpy(in->commit, commit, sizeof(in->commit));
+	ptt_strlcpy(in->source, s->source, sizeof(in->source));
 	in->outfd = p[0];
 	(void)net_set_nonblock(p[0]);
 	in->out = event_new(d->base, p[0], EV_READ | EV_PERSIST, on_output, in);
@@ -584,12 +595,13 @@ svc_spawn(struct service *s, const char *commit, char *err, size_t errlen)
 	in->next = d->insts;
 	d->insts = in;
 	{
-		char note[300];
+		char note[1400];
 		snprintf(note, sizeof(note), "pttd: started %s pid %ld "
-		    "(config %.12s)", s->kind->bin, (long)pid, commit);
+		    "(config %.12s%s%.12s)", exe, (long)pid, commit,
+		    s->source[0] ? ", source " : "", s->source);
 		svc_log_line(s, note);
-		log_info(s->kind->name, "started pid %ld (config %.12s)",
-		    (long)pid, commit);
+		log_info(s->kind->name, "started pid %ld (config %.12s%s%.12s)",
+		    (long)pid, commit, s->source[0] ? ", source " : "", s->source);
 	}
 	return in;
 }

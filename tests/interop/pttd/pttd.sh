@@ -50,67 +50,6 @@ out=$($P status --url "http://127.0.0.1:$tok_port" --token s3cret 2>&1)
 ok $(echo "$out" | grep -q '^pttd .*, config '; echo $?) "ptt status --url --token reads it"
 kill "$(cat "$WORK/pttd2.pid")"
 
-# The steady load: one message per session, each with its own subject;
-# load.log gets "OK n" or "FAIL n reason" per session.
-echo -n 'correct horse' > "$WORK/pass"
-load() {	# load TAG: until $WORK/stop-TAG exists
-	local n=0 out
-	while [ ! -e "$WORK/stop-$1" ]; do
-		n=$((n + 1))
-		printf 'From: alice@example.test\r\nTo: bob@dest.test\r\nSubject: load %s %d\r\n\r\nmessage %s %d\r\n' \
-			"$1" $n "$1" $n > "$WORK/msg-$1"
-		if out=$("$B/src/tools/ptt-smtp-send" --server 127.0.0.1:$SUB_PORT --implicit-tls \
-			--tls verified --ca "$WORK/pub/ca.pem" --sni mx.example.test --auth-user alice \
-			--auth-pass-file "$WORK/pass" --from alice@example.test --to bob@dest.test \
-			--timeout 60 "$WORK/msg-$1" 2>&1); then
-			echo "OK $n" >> "$WORK/load-$1.log"
-		else
-			echo "FAIL $n $(echo "$out" | tr '\n' ' ' | cut -c1-300)" >> "$WORK/load-$1.log"
-		fi
-		sleep 0.05
-	done
-}
-start_load() { : > "$WORK/load-$1.log"; load "$1" & LOAD_PID=$!; CLEANUP+=("touch $WORK/stop-$1"); }
-stop_load() { touch "$WORK/stop-$1"; wait $LOAD_PID; }
-sessions() { grep -c "^$2 " "$WORK/load-$1.log"; }
-# lost TAG: accepted messages (OK n) that are not in the sink, after the
-# queue had time to drain.
-lost() {
-	local missing=0 i
-	awk '/^OK /{print $2}' "$WORK/load-$1.log" | sort -u > "$WORK/acked-$1"
-	for i in $(seq 150); do
-		grep -h "^Subject: load $1 " "$SINK"/* 2>/dev/null | tr -d '\r' |
-			awk '{print $4}' | sort -u > "$WORK/arrived-$1"
-		missing=$(comm -23 "$WORK/acked-$1" "$WORK/arrived-$1" | wc -l)
-		[ "$missing" -eq 0 ] && break
-		sleep 0.2
-	done
-	echo "$missing"
-}
-wait_sessions() {	# wait_sessions TAG N: until N more sessions finished
-	local start i
-	start=$(wc -l < "$WORK/load-$1.log")
-	for i in $(seq 600); do
-		[ $(( $(wc -l < "$WORK/load-$1.log") - start )) -ge $2 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# wait_deploy COMMIT OUTCOME-REGEX: until the status lists that deploy;
-# last_deploy: the newest deploy as "commit12 outcome detail".
-wait_deploy() {
-	local i
-	for i in $(seq 300); do
-		status_json | grep -q "\"commit\":\"$1\",\"outcome\":\"$2\"" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-last_deploy() {
-	status_json | $PY -c 'import json,sys; d=json.load(sys.stdin)["deploys"][0]; print(d["commit"][:12], d["outcome"], d["detail"])'
-}
-
 # 1. SIGKILL each service in turn.
 start_load kill
 wait_sessions kill 3
