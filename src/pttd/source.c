@@ -52,7 +52,7 @@ struct source {
 	char seen[CONF_COMMIT_HEX];	/* last commit tried */
 	char dir[1000];			/* its checkout */
 	char root[1024];		/* its build tree */
-	char log[1000];			/* its steps' output */
+	char log[1024];			/* its steps' output */
 	char error[512];		/* last failure to look at the branch */
 };
 
@@ -233,6 +233,19 @@ start_fetch(struct source *src)
 		log_warn(NULL, "source: %s", src->error);
 }
 
+/* A service runs (or restarts with) an executable under dir. */
+static bool
+build_in_use(const struct pttd *d, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (size_t i = 0; i < d->nsvc; i++)
+		if (strncmp(d->svc[i].src_root, dir, n) == 0 &&
+		    d->svc[i].src_root[n] == '/')
+			return true;
+	return strncmp(d->src_root, dir, n) == 0 && d->src_root[n] == '/';
+}
+
 /* The head is known: a new commit starts its clone. */
 static void
 fetched(struct source *src)
@@ -265,6 +278,13 @@ fetched(struct source *src)
 	ptt_strlcpy(src->commit, line, sizeof(src->commit));
 	snprintf(src->dir, sizeof(src->dir), "%s/%s", src->base, line);
 	snprintf(src->log, sizeof(src->log), "%s/%s.log", src->base, line);
+	if (build_in_use(d, src->dir)) {
+		/* The branch went back to a build a service still runs (a
+		 * source deploy that failed half-way): leave it alone. */
+		snprintf(src->dir, sizeof(src->dir), "%s/%s-%lld", src->base, line,
+		    (long long)time(NULL));
+		snprintf(src->log, sizeof(src->log), "%s.log", src->dir);
+	}
 	if ((size_t)snprintf(src->root, sizeof(src->root), "%s/%s", src->dir,
 	    d->cfg.source_bin) >= sizeof(src->root)) {
 		deploy_record_source(d, line, "failed", "source_bin: path too "
