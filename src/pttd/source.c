@@ -14,6 +14,10 @@
  * step, its exit status and the last lines of its output, and that commit
  * is not tried again (the next commit is).
  *
+ * Once no step and no deploy is under way, the checkouts no service runs
+ * are removed (their logs stay), so source_dir holds one or two builds;
+ * only directories named like a commit, as pttd makes them.
+ *
  * Trusts: the source repository as much as the binaries it runs (that is
  * its purpose); its contents only reach the shell through the configured
  * commands, and the repository, branch, directory and commit are passed
@@ -33,10 +37,12 @@
 #include "pttd/pttd.h"
 #include "util/mem.h"
 
-enum step { ST_IDLE, ST_FETCH, ST_CLONE, ST_BUILD, ST_TEST, ST_WAIT };
+enum step { ST_IDLE, ST_FETCH, ST_CLONE, ST_BUILD, ST_TEST, ST_WAIT,
+	ST_PRUNE };
 
 static const char *const step_names[] = {
-	"idle", "fetching", "cloning", "building", "testing", "waiting"
+	"idle", "fetching", "cloning", "building", "testing", "waiting",
+	"pruning"
 };
 
 struct source {
@@ -46,6 +52,7 @@ struct source {
 	enum step step;
 	pid_t pid;			/* the step's process (group) */
 	bool timed_out;
+	bool prune_due;			/* a build was tried since the last prune */
 	char base[900];			/* source_dir */
 	char head_file[1000];		/* ls-remote's output */
 	char commit[CONF_COMMIT_HEX];	/* being built */
@@ -187,6 +194,7 @@ fail(struct source *src, const char *what, int status)
 	    "(nothing changed; log %s)", what, why, tail[0] ? tail :
 	    "no output", src->log);
 	src->step = ST_IDLE;
+	src->prune_due = true;
 }
 
 /* Every service's executable is in the build tree. */
@@ -211,9 +219,10 @@ check_bins(struct source *src, char *err, size_t errlen)
 static void
 try_deploy(struct source *src)
 {
-	if (deploy_source(src->d, src->commit, src->root) == 0)
+	if (deploy_source(src->d, src->commit, src->root) == 0) {
 		src->step = ST_IDLE;
-	else
+		src->prune_due = true;
+	} else
 		src->step = ST_WAIT;	/* another deploy: next poll */
 }
 
@@ -244,6 +253,46 @@ build_in_use(const struct pttd *d, const char *dir)
 		    d->svc[i].src_root[n] == '/')
 			return true;
 	return strncmp(d->src_root, dir, n) == 0 && d->src_root[n] == '/';
+}
+
+/* Remove the checkouts of source_dir no service runs: the directories
+ * of base other than the ones named as arguments. */
+static void
+prune(struct source *src)
+{
+	struct pttd *d = src->d;
+	char keep[SVC_MAX + 1][1024];
+	const char *args[SVC_MAX + 3];
+	size_t n = 0, blen = strlen(src->base);
+
+	args[n++] = src->base;
+	for (size_t i = 0; i <= d->nsvc && i <= SVC_MAX; i++) {
+		const char *r = i < d->nsvc ? d->svc[i].src_root : d->src_root;
+		const char *slash;
+		if (strncmp(r, src->base, blen) != 0 || r[blen] != '/')
+			continue;
+		slash = strchr(r + blen + 1, '/');
+		size_t len = slash != NULL ? (size_t)(slash - r) : strlen(r);
+		if (len >= sizeof(keep[0]))
+			continue;
+		memcpy(keep[n - 1], r, len);
+		keep[n - 1][len] = '\0';
+		args[n] = keep[n - 1];
+		n++;
+	}
+	args[n] = NULL;
+	src->prune_due = false;
+	if (run_step(src, ST_PRUNE, NULL, src->head_file, false,
+	    "base=$1; shift\n"
+	    "for b in \"$base\"/*/; do\n"
+	    "  b=${b%/}; keep=; n=${b##*/}\n"
+	    /* only what pttd made: <commit> or <commit>-<time> */
+	    "  case $n in *[!0-9a-f-]*) continue ;; esac\n"
+	    "  [ ${#n} -ge 40 ] || continue\n"
+	    "  for k in \"$@\"; do [ \"$b\" = \"$k\" ] && keep=1; done\n"
+	    "  [ -n \"$keep\" ] || rm -rf -- \"$b\" || exit 1\n"
+	    "done", args) != 0)
+		log_warn(NULL, "source: %s", src->error);
 }
 
 /* The head is known: a new commit starts its clone. */
@@ -373,6 +422,12 @@ source_reaped(struct pttd *d, pid_t pid, int status)
 		try_deploy(src);
 		break;
 	}
+	case ST_PRUNE:
+		if (!ok)
+			log_warn(NULL, "source: removing old builds failed: see %s",
+			    src->head_file);
+		src->step = ST_IDLE;
+		break;
 	case ST_IDLE:
 	case ST_WAIT:
 		break;
@@ -402,8 +457,13 @@ source_poll(struct pttd *d)
 		try_deploy(src);
 		return;
 	}
-	if (src->step == ST_IDLE)
-		start_fetch(src);
+	if (src->step != ST_IDLE)
+		return;
+	if (src->prune_due && d->ro == NULL) {
+		prune(src);
+		return;
+	}
+	start_fetch(src);
 }
 
 static void

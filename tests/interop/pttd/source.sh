@@ -8,6 +8,7 @@
 #  - the branch's head is built, tested and every service rolls over to
 #    the executables in source_dir/<commit> (/proc/PID/exe), the status
 #    shows the commit as each service's version;
+#  - old checkouts no service runs are removed, their logs kept;
 #  - a new commit, under a steady SMTP load: every service rolls over to
 #    its build, zero failed sessions, no lost message;
 #  - a commit whose tests fail, then one whose build fails: the deploy is
@@ -138,6 +139,16 @@ out=$(last_deploy)
 ok $(echo "$out" | grep -q "^${bad2:0:12} failed the build exited with status 2: .*BUILDFAIL says no"; echo $?) \
 	"a commit whose build fails is not deployed, the status says why: $out"
 ok $(unchanged; echo $?) "every service still keeps its process and executable"
+
+# 5. Old checkouts go once nothing runs them; the logs stay.
+mkdir -p "$BUILDS/not-a-build"
+for i in $(seq 150); do
+	[ "$(cd "$BUILDS" && ls -d */ | tr -d / | sort | tr '\n' ' ')" = "$second not-a-build " ] && break
+	sleep 0.2
+done
+ok $([ "$(cd "$BUILDS" && ls -d */ | tr -d / | sort | tr '\n' ' ')" = "$second not-a-build " ] &&
+	[ -s "$BUILDS/$first.log" ] && [ -s "$BUILDS/$bad2.log" ]; echo $?) \
+	"the checkouts no service runs are removed, their logs and other directories stay: $(cd "$BUILDS" && ls -d */ | tr '\n' ' ')"
 
 kill "$(cat "$WORK/pttd.pid")"
 for i in $(seq 150); do kill -0 "$(cat "$WORK/pttd.pid")" 2>/dev/null || break; sleep 0.2; done
