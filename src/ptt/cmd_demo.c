@@ -308,23 +308,45 @@ init_repo(struct demo *d)
 	return 0;
 }
 
-/* The TSIG key the signer publishes with, also given to the reader. */
-static int
-make_tsig(struct demo *d)
+static char *
+slurp(const char *path, size_t *len)
 {
-	unsigned char raw[32];
-	char b64[64], path[PATH_MAX], text[200];
+	FILE *f = fopen(path, "rb");
+	struct buf b;
+	char chunk[8192];
+	size_t n;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (f == NULL)
+		return NULL;
+	buf_init(&b, 64u << 20);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	if (buf_error(&b)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b, len);
+}
+
+/* The TSIG key ptt init made (the signer publishes with it; the reader
+ * gets it in demo.env): "name:algorithm:secret". */
+static int
+read_tsig(struct demo *d)
+{
+	char path[PATH_MAX], *text;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/tsig/ptt.key", d->st);
+	if ((text = slurp(path, &len)) == NULL) {
+		say("%s: %s", path, strerror(errno));
 		return -1;
-	EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
-	snprintf(d->tsig, sizeof(d->tsig), "demo-key:hmac-sha256:%s", b64);
-	snprintf(path, sizeof(path), "%s/tsig", d->st);
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return -1;
-	snprintf(path, sizeof(path), "%s/tsig/demo-key", d->st);
-	snprintf(text, sizeof(text), "%s\n", d->tsig);
-	return write_text(path, 0600, text);
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	snprintf(d->tsig, sizeof(d->tsig), "%s", text);
+	ptt_memzero(text, len);
+	free(text);
+	return 0;
 }
 
 /* outside.test's DKIM key: the demo signs bob's message with it. */
@@ -402,8 +424,8 @@ conf_text(struct demo *d, const char *base, size_t blen)
 	    "stop_timeout = 10s\n\n", p[P_STATUS], d->self);
 	buf_addf(&c,
 	    "[dns]\nlisten = 127.0.0.1:%d\nzones = %s/zones\n"
-	    "tsig-dir = %s/tsig\npolicy = %s/dns-policy\n"
-	    "reload-interval = 1s\n\n", p[P_DNS], d->cfg, s, s);
+	    "tsig-dir = %s/tsig\npolicy = %s/dns.policy\n"
+	    "reload-interval = 1s\n\n", p[P_DNS], d->cfg, s, d->cfg);
 	buf_addf(&c,
 	    "[resolver]\nstate = %s\nlisten = 127.0.0.1:%d\n"
 	    "listen_tls = 127.0.0.1:%d\n"
@@ -425,7 +447,7 @@ conf_text(struct demo *d, const char *base, size_t blen)
 	    "[signer]\nlisten = 127.0.0.1:%d\n"
 	    "cert = %s/tls/signer.pem\nkey = %s/tls/signer.key\nca = %s/ca/ca.pem\n"
 	    "relay = 127.0.0.1:%d\ndomains = " DOMAIN "\nstate = %s\n"
-	    "dns_primary = 127.0.0.1:%d\ntsig_key = %s/tsig/demo-key\n"
+	    "dns_primary = 127.0.0.1:%d\ntsig_key = %s/tsig/ptt.key\n"
 	    "authserv_id = mx." DOMAIN "\n\n",
 	    p[P_SIGNER], s, s, s, p[P_RELAY], s, p[P_DNS], s);
 	buf_addf(&c,
@@ -489,14 +511,7 @@ configure(struct demo *d)
 		fclose(f);
 	}
 	EVP_PKEY_free(k);
-	if (make_tsig(d) != 0) {
-		say("cannot write the TSIG key");
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/dns-policy", d->st);
-	if (write_text(path, 0644,
-	    "key demo-key. may update *._domainkey." DOMAIN ". TXT\n"
-	    "key demo-key. may update " DOMAIN ". TXT\n") != 0)
+	if (read_tsig(d) != 0)
 		goto out;
 	if (ca_issue(d->st, "mail", mail_names, 3, 0, err, sizeof(err)) != 0 ||
 	    ca_issue(d->st, "outside", out_names, 2, 0, err, sizeof(err)) != 0) {
@@ -702,27 +717,6 @@ out:
 	buf_free(&m);
 	buf_free(&sig);
 	return rc;
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b;
-	char chunk[8192];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	buf_init(&b, 64u << 20);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	if (buf_error(&b)) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_steal(&b, len);
 }
 
 /* The value of the first field name (a folded field unfolded), or NULL.

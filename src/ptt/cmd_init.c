@@ -10,12 +10,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "conf/ca.h"
 #include "conf/repo.h"
 #include "conf/state.h"
 #include "conf/users.h"
 #include "ptt/cmd.h"
 #include "util/buf.h"
+
+/* The TSIG key ptt init makes, in the state directory. */
+#define PTT_TSIG_KEY "tsig/ptt.key"
 
 static const char conf_template[] =
     "# ptt.conf - the configuration of ptt for %s.\n"
@@ -27,7 +33,21 @@ static const char conf_template[] =
     "#\n"
     "# Lines before any [section] apply to every service; a service reads\n"
     "# its own [section] (e.g. [submission], [relay]).\n"
+    "#\n"
+    "# DNS updates: ptt init made the TSIG key STATE/" PTT_TSIG_KEY " (key\n"
+    "# \"ptt\"); dns.policy here says what it may update. Give ptt-dns\n"
+    "# tsig-dir = STATE/tsig and policy = CONFIG/dns.policy, and the signer\n"
+    "# and ptt-acme tsig_key = STATE/" PTT_TSIG_KEY ".\n"
     "domain = %s\n";
+
+/* What the key ptt init makes may update in the domain's zone. */
+static const char policy_template[] =
+    "# dns.policy - what each TSIG key may change through ptt-dns (RFC 2136).\n"
+    "# The signer publishes DKIM keys, ptt spf the SPF record, ptt-acme\n"
+    "# its DNS-01 challenges.\n"
+    "key ptt. may update *._domainkey.%s. TXT\n"
+    "key ptt. may update %s. TXT\n"
+    "key ptt. may update _acme-challenge.%s. TXT\n";
 
 /* Set up the state directory, the CA and the service certificates. */
 static int
@@ -64,6 +84,26 @@ init_state(const char *state, const char *domain, bool force_certs)
 			printf("issued %s/tls/%s.pem for %s.internal\n", state,
 			    ca_services[i], ca_services[i]);
 	}
+	if (!state_exists(state, PTT_TSIG_KEY)) {
+		/* The key the signer (DKIM records), ptt spf and ptt-acme
+		 * (challenges) sign their updates to ptt-dns with. */
+		unsigned char raw[32];
+		char b64[64], text[128];
+		int n;
+		if (RAND_bytes(raw, sizeof(raw)) != 1) {
+			say("no randomness for the TSIG key");
+			return PTT_EXIT_FAIL;
+		}
+		EVP_EncodeBlock((unsigned char *)b64, raw, sizeof(raw));
+		n = snprintf(text, sizeof(text), "ptt:hmac-sha256:%s\n", b64);
+		if (state_mkparents(state, PTT_TSIG_KEY, err, sizeof(err)) != 0 ||
+		    state_write_secret(state, PTT_TSIG_KEY, text, (size_t)n, err,
+		    sizeof(err)) != 0) {
+			say("TSIG key: %s", err);
+			return PTT_EXIT_FAIL;
+		}
+		printf("created the TSIG key %s/%s\n", state, PTT_TSIG_KEY);
+	}
 	return PTT_EXIT_OK;
 }
 
@@ -71,7 +111,8 @@ int
 cmd_init(const struct ptt_ctx *ctx, int argc, char **argv)
 {
 	struct conf_repo *r = NULL;
-	struct conf_change ch[3];
+	struct conf_change ch[4];
+	struct buf pol;
 	char head[CONF_COMMIT_HEX], err[512], msg[400], check[300];
 	const char *domain = NULL;
 	struct buf conf;
@@ -118,10 +159,14 @@ cmd_init(const struct ptt_ctx *ctx, int argc, char **argv)
 	ch[0] = (struct conf_change){ "ptt.conf", conf.data, conf.len };
 	ch[1] = (struct conf_change){ "users/.keep", "", 0 };
 	ch[2] = (struct conf_change){ "zones/.keep", "", 0 };
-	snprintf(msg, sizeof(msg), "ptt init %s: configuration, users/ and zones/",
-	    domain);
-	ret = ctx_commit(r, ch, 3, msg);
+	buf_init(&pol, 0);
+	buf_addf(&pol, policy_template, domain, domain, domain);
+	ch[3] = (struct conf_change){ "dns.policy", pol.data, pol.len };
+	snprintf(msg, sizeof(msg), "ptt init %s: configuration, users/, zones/ "
+	    "and dns.policy", domain);
+	ret = ctx_commit(r, ch, 4, msg);
 	buf_free(&conf);
+	buf_free(&pol);
 	conf_repo_close(r);
 	if (ret == PTT_EXIT_OK)
 		printf("configuration in %s, state in %s\n", ctx->config, ctx->state);

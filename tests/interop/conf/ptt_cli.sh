@@ -15,7 +15,7 @@ commits() { git -C "$PTT_CONFIG" rev-list --count HEAD; }
 ok $? "ptt init example.test"
 [ "$(commits)" = 1 ]; ok $? "init made one commit"
 git -C "$PTT_CONFIG" ls-tree -r --name-only HEAD | sort | tr '\n' ' ' > "$WORK/tree"
-[ "$(cat "$WORK/tree")" = "ptt.conf users/.keep zones/.keep " ]; ok $? "ptt.conf, users/, zones/ ($(cat "$WORK/tree"))"
+[ "$(cat "$WORK/tree")" = "dns.policy ptt.conf users/.keep zones/.keep " ]; ok $? "ptt.conf, users/, zones/, dns.policy ($(cat "$WORK/tree"))"
 grep -q '^domain = example.test$' "$PTT_CONFIG/ptt.conf"; ok $? "ptt.conf names the domain"
 [ "$(stat -c %a "$PTT_STATE")" = 700 ]; ok $? "state directory is 0700"
 [ "$(stat -c %a "$PTT_STATE/ca/ca.key")" = 600 ]; ok $? "CA key is 0600"

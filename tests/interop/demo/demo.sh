@@ -27,7 +27,7 @@ ok $(stat -c %a "$D/demo.env" | grep -qx 600; echo $?) "demo.env (it holds a pas
 . "$D/demo.env"
 ok $([ "$PTT_DEMO_DIR" = "$D" ] && [ -f "$PTT_CA" ] && [ -d "$PTT_SINK_DIR" ]; echo $?) \
 	"its paths exist"
-ok $(grep -q "^PTT_TSIG=demo-key:hmac-sha256:" "$D/demo.env"; echo $?) "PTT_TSIG is name:algorithm:secret"
+ok $(grep -q "^PTT_TSIG=ptt:hmac-sha256:" "$D/demo.env"; echo $?) "PTT_TSIG is name:algorithm:secret"
 
 # dkimpy's opinion of what landed (ptt demo used ptt's own code). The
 # demo's DNS stopped with it: serve its zones again, as they are in git

@@ -55,10 +55,13 @@ G add zones/example.test.zone && G commit -qm "zone example.test"; ok $? "zone c
 "$PTT" dns-records | grep -q '^ptt-ed25519._domainkey.example.test. 60 IN TXT "v=DKIM1; k=ed25519; p=11qY'
 ok $? "dns-records shows the DKIM key published in the repository's zone"
 
-# ptt-dns on the repository's zones/, the admin key in the state dir
-(umask 077; mkdir -p "$PTT_STATE/tsig"; echo "ptt:hmac-sha256:$(openssl rand -base64 32)" > "$PTT_STATE/tsig/ptt.key")
+# ptt-dns on the repository's zones/, with the key ptt init made (and
+# its dns.policy, plus names this test changes with nsupdate)
+ok $([ "$(stat -c %a "$PTT_STATE/tsig/ptt.key")" = 600 ] && grep -q '^ptt:hmac-sha256:' "$PTT_STATE/tsig/ptt.key" &&
+	grep -q '^key ptt. may update example.test. TXT' "$PTT_CONFIG/dns.policy"; echo $?) \
+	"ptt init made the TSIG key (0600) and dns.policy"
 S=$(cut -d: -f3 "$PTT_STATE/tsig/ptt.key")
-printf 'key ptt may update %s TXT\n' example.test. _dmarc.example.test. _smtp._tls.example.test. > "$WORK/policy"
+{ cat "$PTT_CONFIG/dns.policy"; printf 'key ptt may update %s TXT\n' _dmarc.example.test. _smtp._tls.example.test.; } > "$WORK/policy"
 DSTATE=$WORK/dnsstate
 "$DNSD" --zones "$PTT_CONFIG/zones" --state "$DSTATE" --print-ds example.test > "$WORK/ds.txt"
 ok $? "ptt-dns --print-ds (the zone will be signed)"
