@@ -440,6 +440,7 @@ roll_next(struct rollout *ro)
 			ptt_strlcpy(d->source, ro->src, sizeof(d->source));
 			ptt_strlcpy(d->src_root, ro->src_root,
 			    sizeof(d->src_root));
+			source_save(d);
 		} else {
 			ptt_strlcpy(d->commit, ro->commit, sizeof(d->commit));
 		}

@@ -342,6 +342,7 @@ main(int argc, char **argv)
 	event_add(chld, NULL);
 	if (http_start(d, err, sizeof(err)) != 0)
 		fatal("status page: %s", err);
+	source_restore(d);
 	for (size_t i = 0; i < d->nsvc; i++)
 		svc_start(&d->svc[i]);
 	deploy_record(d, head, "started", "pttd %s with %s", PTTD_VERSION,

@@ -149,6 +149,7 @@ struct pttd {
 	char src_root[1024];
 	char source[CONF_COMMIT_HEX];
 	struct source *src;		/* following source_repo, or NULL */
+	char src_seen[CONF_COMMIT_HEX];	/* commit last tried, restored */
 	char statedir_pttd[1024];
 };
 
@@ -223,6 +224,11 @@ void deploy_inst_exited(struct pttd *d, struct inst *in);
 /* source.c: following the ptt source repository (source_repo) */
 /* Start following it when configured (after the services started). */
 void source_start(struct pttd *d);
+/* Before the services start: the build deployed before pttd restarted
+ * (its state file), when it is still there. */
+void source_restore(struct pttd *d);
+/* Remember the build deployed and the commit last tried (state file). */
+void source_save(struct pttd *d);
 /* Look at the branch now (SIGHUP). */
 void source_poll(struct pttd *d);
 /* A child exited: true when it was a build step. */

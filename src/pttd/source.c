@@ -14,6 +14,10 @@
  * step, its exit status and the last lines of its output, and that commit
  * is not tried again (the next commit is).
  *
+ * The build deployed and the commit last tried are kept in the state
+ * directory, so a restarted pttd starts the services from that build
+ * (when it is still there) and does not try a failed commit again.
+ *
  * Once no step and no deploy is under way, the checkouts no service runs
  * are removed (their logs stay), so source_dir holds one or two builds;
  * only directories named like a commit, as pttd makes them.
@@ -34,8 +38,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conf/state.h"
 #include "pttd/pttd.h"
 #include "util/mem.h"
+
+/* In pttd's state directory: the build deployed (commit, then its build
+ * tree) and the commit last tried, one a line. */
+#define SOURCE_STATE "source"
 
 enum step { ST_IDLE, ST_FETCH, ST_CLONE, ST_BUILD, ST_TEST, ST_WAIT,
 	ST_PRUNE };
@@ -324,6 +333,7 @@ fetched(struct source *src)
 	if (strcmp(line, src->seen) == 0 || strcmp(line, d->source) == 0)
 		return;
 	ptt_strlcpy(src->seen, line, sizeof(src->seen));
+	source_save(d);
 	ptt_strlcpy(src->commit, line, sizeof(src->commit));
 	snprintf(src->dir, sizeof(src->dir), "%s/%s", src->base, line);
 	snprintf(src->log, sizeof(src->log), "%s/%s.log", src->base, line);
@@ -446,6 +456,74 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static bool
+is_commit(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n == 40 && s[n] == '\0';
+}
+
+void
+source_save(struct pttd *d)
+{
+	char path[1100], err[256];
+	char text[1200];
+	int n;
+
+	if (d->src == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", d->statedir_pttd, SOURCE_STATE);
+	n = snprintf(text, sizeof(text), "%s\n%s\n%s\n", d->source, d->src_root,
+	    d->src->seen);
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    atomic_write_file(path, text, (size_t)n, 0600, err, sizeof(err)) != 0)
+		log_warn(NULL, "source: cannot save %s", path);
+}
+
+void
+source_restore(struct pttd *d)
+{
+	char path[1100], l[3][1100];
+	FILE *f;
+
+	if (d->cfg.source_repo == NULL || d->cfg.source_repo[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/%s", d->statedir_pttd, SOURCE_STATE);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	for (int i = 0; i < 3; i++) {
+		if (fgets(l[i], sizeof(l[i]), f) == NULL)
+			l[i][0] = '\0';
+		l[i][strcspn(l[i], "\n")] = '\0';
+	}
+	fclose(f);
+	if (is_commit(l[2]))
+		ptt_strlcpy(d->src_seen, l[2], sizeof(d->src_seen));
+	if (!is_commit(l[0]) || l[1][0] != '/' || strlen(l[1]) >=
+	    sizeof(d->src_root))
+		return;
+	for (size_t i = 0; i < d->nsvc; i++) {
+		const struct svc_kind *k = d->svc[i].kind;
+		char exe[1300];
+		snprintf(exe, sizeof(exe), "%s/src/%s/%s", l[1], k->subdir, k->bin);
+		if (access(exe, X_OK) != 0) {
+			log_warn(NULL, "source: %s is gone: the services start from "
+			    "pttd's own build", exe);
+			return;
+		}
+	}
+	ptt_strlcpy(d->source, l[0], sizeof(d->source));
+	ptt_strlcpy(d->src_root, l[1], sizeof(d->src_root));
+	for (size_t i = 0; i < d->nsvc; i++) {
+		ptt_strlcpy(d->svc[i].source, d->source, sizeof(d->svc[i].source));
+		ptt_strlcpy(d->svc[i].src_root, d->src_root,
+		    sizeof(d->svc[i].src_root));
+	}
+	log_info(NULL, "source: the services run %.12s (%s)", d->source,
+	    d->src_root);
+}
+
 void
 source_poll(struct pttd *d)
 {
@@ -500,6 +578,7 @@ source_start(struct pttd *d)
 		log_warn(NULL, "source: mkdir %s: %s", src->base, strerror(errno));
 	snprintf(src->head_file, sizeof(src->head_file), "%s/.head",
 	    src->base);
+	ptt_strlcpy(src->seen, d->src_seen, sizeof(src->seen));
 	src->deadline = evtimer_new(d->base, on_deadline, src);
 	src->poll_ev = event_new(d->base, -1, EV_PERSIST, on_poll, d);
 	event_add(src->poll_ev, &tv);

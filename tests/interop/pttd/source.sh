@@ -13,7 +13,9 @@
 #    its build, zero failed sessions, no lost message;
 #  - a commit whose tests fail, then one whose build fails: the deploy is
 #    shown as failed with the step and the last lines of its output, and
-#    every service keeps its process and executable.
+#    every service keeps its process and executable;
+#  - a restarted pttd starts the services from the build deployed and
+#    does not try the failed commit again.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
 
@@ -155,4 +157,21 @@ for i in $(seq 150); do kill -0 "$(cat "$WORK/pttd.pid")" 2>/dev/null || break; 
 ok $(! kill -0 "$(cat "$WORK/pttd.pid")" 2>/dev/null; echo $?) "SIGTERM stops pttd"
 ! grep -q "Sanitizer\|runtime error" "$WORK/pttd.log"
 ok $? "pttd: no sanitizer report"
+
+# 6. A restarted pttd starts the services from the build deployed, and
+# does not try the failed commit again.
+start_bg pttd-again $P up
+wait_healthy 60
+ok $(on_build "$second"; echo $?) "after a restart every service runs the build of ${second:0:12} again"
+rm "$SRC/BUILDFAIL" && echo three > "$SRC/VERSION" && gitc add -A && gitc commit -qm "third"
+third=$(git -C "$SRC" rev-parse HEAD)
+wait_deploy "$third" '\(deployed\|failed\)'
+out=$(last_deploy)
+wait_healthy 30
+ok $(echo "$out" | grep -q "^${third:0:12} deployed" && on_build "$third"; echo $?) "the next commit rolls over: $out"
+ok $(! status_json | grep -q "$bad2"; echo $?) "the failed commit was not built again"
+kill "$(cat "$WORK/pttd-again.pid")"
+for i in $(seq 150); do kill -0 "$(cat "$WORK/pttd-again.pid")" 2>/dev/null || break; sleep 0.2; done
+! grep -q "Sanitizer\|runtime error" "$WORK/pttd-again.log"
+ok $? "pttd (restarted): no sanitizer report"
 done_testing
