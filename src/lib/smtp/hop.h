@@ -63,6 +63,9 @@ void hop_forward(struct hop *h, struct smtp_session *s,
 /* True when the TLS peer's certificate names one of the services in list
  * (space- or comma-separated); logs a refusal otherwise. */
 bool hop_peer_allowed(struct smtp_session *s, SSL *ssl, const char *list);
+/* The supervisor's certificate name: hop_peer_allowed lets it in to check
+ * health (greeting, EHLO, NOOP, QUIT), with MAIL refused (550 5.7.1). */
+#define HOP_HEALTH_PEER "pttd.internal"
 /*
  * The listening side of an internal hop (signer, spamfilter): the server
  * engine as hostname on addr, TLS from the first byte with tls (which

@@ -77,6 +77,7 @@ const char *smtp_session_id(const struct smtp_session *s) { return s->id; }
 SSL *smtp_session_ssl(const struct smtp_session *s) { return s->ssl; }
 void *smtp_session_data(const struct smtp_session *s) { return s->data; }
 void smtp_session_set_data(struct smtp_session *s, void *data) { s->data = data; }
+void smtp_session_forbid_mail(struct smtp_session *s) { s->no_mail = true; }
 bool smtp_session_closed(const struct smtp_session *s) { return s->phase == PH_CLOSED; }
 unsigned smtp_server_sessions(const struct smtp_server *srv) { return srv->nsessions; }
 void *smtp_server_arg(const struct smtp_server *srv) { return srv->arg; }

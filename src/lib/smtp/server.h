@@ -185,6 +185,10 @@ const char *smtp_session_id(const struct smtp_session *s);
 SSL *smtp_session_ssl(const struct smtp_session *s);	/* NULL: plaintext */
 void *smtp_session_data(const struct smtp_session *s);
 void smtp_session_set_data(struct smtp_session *s, void *data);
+/* The session may greet, EHLO, NOOP, RSET and QUIT, but MAIL gets 550
+ * 5.7.1: for a peer that is only allowed to look (a supervisor's health
+ * check). */
+void smtp_session_forbid_mail(struct smtp_session *s);
 /* true once the peer is gone (a pending hook may stop early). */
 bool smtp_session_closed(const struct smtp_session *s);
 

@@ -80,6 +80,7 @@ struct smtp_session {
 	bool helo_done, esmtp, helo_valid;
 	char helo[SMTP_MAX_DOMAIN + 1];
 	bool authed;
+	bool no_mail;		/* smtp_session_forbid_mail */
 	char auth_user[SASL_MAX_FIELD + 1];
 	struct sasl sasl;
 

@@ -576,6 +576,9 @@ command(struct smtp_session *s, size_t len)
 			session_close(s);
 		} else if (!s->helo_done)
 			session_reply_status(s, SMTP_ST_NEED_HELO);
+		else if (s->no_mail)
+			session_write_reply(s, 550, "5.7.1",
+			    "this peer may not hand in mail");
 		else if (s->in_mail)
 			session_reply_status(s, SMTP_ST_NESTED_MAIL);
 		else if (s->srv->cfg.require_auth && !s->authed)

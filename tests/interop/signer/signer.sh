@@ -16,7 +16,7 @@ SEND=$PTT_BUILD/src/tools/ptt-smtp-send
 
 C=$WORK/ca
 make_ca "$C"
-for n in signer.internal relay.internal submission.internal spamfilter.internal evil.internal; do
+for n in signer.internal relay.internal submission.internal spamfilter.internal evil.internal pttd.internal; do
 	make_cert "$C" $n
 done
 
@@ -182,6 +182,13 @@ ok $(grep -q "^ARC-Seal: i=1; cv=fail;" "$g"; echo $?) "ARC fields without a val
 out=$(send evil.internal alice@example.test 2>&1)
 ok $([ $? -ne 0 ]; echo $?) "a peer with another service name is refused"
 ok $(grep -q "refused peer" "$WORK/signer.log"; echo $?) "and logged"
+# The supervisor (pttd.internal) may look but not hand in mail.
+n_refused=$(grep -c "refused peer" "$WORK/signer.log")
+out=$(send pttd.internal alice@example.test 2>&1)
+ok $(echo "$out" | grep -q "550 5.7.1 this peer may not hand in mail"; echo $?) \
+	"pttd.internal gets through TLS and EHLO, and 550 at MAIL: $(echo "$out" | grep -m1 -o '550 .*mail')"
+ok $([ "$(grep -c "refused peer" "$WORK/signer.log")" = "$n_refused" ]; echo $?) \
+	"a health check is not logged as a refused peer"
 out=$(send submission.internal alice@other.test 2>&1)
 ok $(echo "$out" | grep -q "550"; echo $?) "From: a foreign domain gets 550: $(echo "$out" | grep -m1 550)"
 n=$(ls "$WORK/relay" | wc -l)

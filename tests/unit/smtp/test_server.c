@@ -43,6 +43,8 @@ static int resets;
 static int reject_connect;
 static int reject_data;
 static int refuse_tls;
+static int forbid_mail;
+static int nmessages_before_forbid;
 
 static bool
 h_tls(struct smtp_session *s, SSL *ssl)
@@ -63,6 +65,8 @@ h_data(struct smtp_session *s)
 static void
 h_connect(struct smtp_session *s)
 {
+	if (forbid_mail)
+		smtp_session_forbid_mail(s);
 	if (reject_connect)
 		smtp_session_reply(s, 554, "5.7.1", "go away");
 	else
@@ -786,6 +790,24 @@ t_ext_disable(void)
 	disconnect_client();
 }
 
+/* A peer that may only look (a supervisor's health check). */
+static void
+t_forbid_mail(void)
+{
+	struct smtp_server_config cfg = { 0 };
+
+	new_server(&cfg);
+	nmessages_before_forbid = nmessages;
+	forbid_mail = 1;
+	session();
+	sends("NOOP\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@b.test>\r\nRSET\r\nQUIT\r\n");
+	is_str(codes(replies(5, 2000)), "250 550 503 250 221",
+	    "forbid_mail: NOOP, RSET and QUIT served, MAIL 550, so no RCPT");
+	disconnect_client();
+	forbid_mail = 0;
+	ok(nmessages_before_forbid == nmessages, "and no message");
+}
+
 static int shut_done;
 static void on_done(void *arg) { (void)arg; shut_done = 1; }
 
@@ -858,6 +880,7 @@ main(void)
 	t_auth();
 	t_starttls();
 	t_limits();
+	t_forbid_mail();
 	t_ext_disable();
 	t_big();
 	t_shutdown();
