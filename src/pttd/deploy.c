@@ -26,7 +26,8 @@
  * source) goes through the same steps for every service, with the
  * configuration unchanged and the executables of the new build: a
  * service that fails keeps (or, for the relay, restarts with) its
- * previous build.
+ * previous build, and the services rolled over before it are rolled back
+ * to the build every service ran, so the deploy is all or nothing.
  *
  * Trusts: the repository's contents only after `ptt check` passed them;
  * the services' own parsers check their sections again.
@@ -68,7 +69,11 @@ struct rollout {
 	char src_root[1024];
 	char prev_src[CONF_COMMIT_HEX];
 	char prev_root[1024];
+	bool rollback;		/* undoing a failed source deploy */
 };
+
+static int start_source(struct pttd *d, const char *source, const char *root,
+    bool rollback);
 
 /* What a deploy is known by: the configuration or the source commit. */
 static const char *
@@ -290,11 +295,21 @@ rollout_fail(struct rollout *ro, const char *fmt, ...)
 	snprintf(note, sizeof(note), "pttd: %s deploy %.12s refused: %s",
 	    ro->source ? "source" : "config", ro_id(ro), why);
 	svc_log_line(s, note);
+	bool back = ro->source && !ro->rollback && ro->rolled > 0 &&
+	    !d->stopping;
 	ro_record(ro, "failed", "%s: %s (%zu of %zu services rolled over "
-	    "before; %s keeps running %.12s)", s->kind->name, why, ro->rolled,
-	    ro->n, s->kind->name, ro->source ? (ro->prev_src[0] ?
-	    ro->prev_src : "pttd's own build") : ro->prev);
+	    "before%s; %s keeps running %.12s)", s->kind->name, why, ro->rolled,
+	    ro->n, back ? ", rolled back" : "", s->kind->name, ro->source ?
+	    (ro->prev_src[0] ? ro->prev_src : "pttd's own build") : ro->prev);
 	rollout_free(ro);
+	/* A source deploy is all or nothing: the services rolled over go
+	 * back to the build every service ran (the same rollout again). */
+	if (back) {
+		char src[CONF_COMMIT_HEX], root[sizeof(d->src_root)];
+		ptt_strlcpy(src, d->source, sizeof(src));
+		ptt_strlcpy(root, d->src_root, sizeof(root));
+		(void)start_source(d, src, root, true);
+	}
 }
 
 static void
@@ -436,17 +451,23 @@ roll_next(struct rollout *ro)
 	size_t len = 0;
 
 	if (ro->pos == ro->n) {
-		if (ro->source) {
+		if (ro->source && !ro->rollback) {
 			ptt_strlcpy(d->source, ro->src, sizeof(d->source));
 			ptt_strlcpy(d->src_root, ro->src_root,
 			    sizeof(d->src_root));
 			source_save(d);
-		} else {
+		} else if (!ro->source) {
 			ptt_strlcpy(d->commit, ro->commit, sizeof(d->commit));
 		}
-		ro_record(ro, "deployed", "rolled over: %s%s%s", ro->names,
-		    ro->source ? "; now running " : "", ro->source ?
-		    ro->src_root : "");
+		if (ro->rollback)
+			ro_record(ro, "deployed", "rolled back after the failed "
+			    "deploy: %s%s%s", ro->names, ro->src_root[0] ?
+			    "; running " : "; running pttd's own build",
+			    ro->src_root);
+		else
+			ro_record(ro, "deployed", "rolled over: %s%s%s", ro->names,
+			    ro->source ? "; now running " : "", ro->source ?
+			    ro->src_root : "");
 		rollout_free(ro);
 		return;
 	}
@@ -551,6 +572,13 @@ deploy_poll(struct pttd *d)
 int
 deploy_source(struct pttd *d, const char *source, const char *root)
 {
+	return start_source(d, source, root, false);
+}
+
+static int
+start_source(struct pttd *d, const char *source, const char *root,
+    bool rollback)
+{
 	struct rollout *ro;
 
 	if (d->ro != NULL || d->stopping)
@@ -558,21 +586,28 @@ deploy_source(struct pttd *d, const char *source, const char *root)
 	ro = xcalloc(1, sizeof(*ro));
 	ro->d = d;
 	ro->source = true;
+	ro->rollback = rollback;
 	/* The configuration stays the deployed one. */
 	ptt_strlcpy(ro->commit, d->commit, sizeof(ro->commit));
 	ptt_strlcpy(ro->src, source, sizeof(ro->src));
 	ptt_strlcpy(ro->src_root, root, sizeof(ro->src_root));
 	for (size_t i = 0; i < d->nsvc; i++) {
+		/* A rollback: only the services on another build. */
+		if (rollback && strcmp(d->svc[i].src_root, root) == 0)
+			continue;
 		ro->order[ro->n++] = i;
 		if (ro->names[0])
 			ptt_strlcat(ro->names, " ", sizeof(ro->names));
 		ptt_strlcat(ro->names, d->svc[i].kind->name, sizeof(ro->names));
 	}
 	if (ro->n == 0) {
-		ptt_strlcpy(d->source, source, sizeof(d->source));
-		ptt_strlcpy(d->src_root, root, sizeof(d->src_root));
-		deploy_record_source(d, source, "deployed", "no service runs; "
-		    "now %s", root);
+		if (!rollback) {
+			ptt_strlcpy(d->source, source, sizeof(d->source));
+			ptt_strlcpy(d->src_root, root, sizeof(d->src_root));
+			source_save(d);
+			deploy_record_source(d, source, "deployed", "no service "
+			    "runs; now %s", root);
+		}
 		free(ro);
 		return 0;
 	}

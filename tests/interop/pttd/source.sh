@@ -15,7 +15,9 @@
 #    shown as failed with the step and the last lines of its output, and
 #    every service keeps its process and executable;
 #  - a restarted pttd starts the services from the build deployed and
-#    does not try the failed commit again.
+#    does not try the failed commit again;
+#  - a build whose signer cannot start: the services rolled over before
+#    it are rolled back, so every service runs the previous build.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
 
@@ -32,6 +34,9 @@ for d in dns relay signer submission ptt; do
 		[ -f "$f" ] && [ -x "$f" ] && cp "$f" build/src/$d/
 	done
 done
+if [ -e BADSIGNER ]; then
+	printf '#!/bin/sh\necho "ptt-signer: this build is broken"\nexit 1\n' > build/src/signer/ptt-signer
+fi
 git rev-parse HEAD > build/marker
 echo "build: done"
 SH
@@ -170,6 +175,23 @@ out=$(last_deploy)
 wait_healthy 30
 ok $(echo "$out" | grep -q "^${third:0:12} deployed" && on_build "$third"; echo $?) "the next commit rolls over: $out"
 ok $(! status_json | grep -q "$bad2"; echo $?) "the failed commit was not built again"
+
+# 7. A build whose signer cannot start: dns and relay roll over to it
+# first; then the deploy fails and they go back to the build of third.
+sig=$(svc_field signer pid)
+touch "$SRC/BADSIGNER" && gitc add BADSIGNER && gitc commit -qm "the signer is broken"
+bad3=$(git -C "$SRC" rev-parse HEAD)
+wait_deploy "$bad3" failed
+for i in $(seq 300); do last_deploy | grep -q "rolled back after" && break; sleep 0.2; done
+out=$(status_json | $PY -c 'import json,sys; print([d["detail"] for d in json.load(sys.stdin)["deploys"] if d["commit"]==sys.argv[1]][0])' "$bad3")
+ok $(echo "$out" | grep -q "^signer: the new instance exited with status 1: ptt-signer: this build is broken (2 of 4 services rolled over before, rolled back;"; echo $?) \
+	"a build whose signer fails is not deployed: $out"
+out=$(last_deploy)
+wait_healthy 30
+ok $(echo "$out" | grep -q "^${third:0:12} deployed rolled back after the failed deploy: dns relay;" &&
+	on_build "$third" && [ "$(svc_field signer pid)" = "$sig" ]; echo $?) \
+	"dns and relay are rolled back, every service runs ${third:0:12} again, the signer never stopped: $out"
+
 kill "$(cat "$WORK/pttd-again.pid")"
 for i in $(seq 150); do kill -0 "$(cat "$WORK/pttd-again.pid")" 2>/dev/null || break; sleep 0.2; done
 ! grep -q "Sanitizer\|runtime error" "$WORK/pttd-again.log"
