@@ -335,13 +335,13 @@ fetched(struct source *src)
 	ptt_strlcpy(src->seen, line, sizeof(src->seen));
 	source_save(d);
 	ptt_strlcpy(src->commit, line, sizeof(src->commit));
-	snprintf(src->dir, sizeof(src->dir), "%s/%s", src->base, line);
-	snprintf(src->log, sizeof(src->log), "%s/%s.log", src->base, line);
+	snprintf(src->dir, sizeof(src->dir), "%s/%.40s", src->base, line);
+	snprintf(src->log, sizeof(src->log), "%s/%.40s.log", src->base, line);
 	if (build_in_use(d, src->dir)) {
 		/* The branch went back to a build a service still runs (a
 		 * source deploy that failed half-way): leave it alone. */
-		snprintf(src->dir, sizeof(src->dir), "%s/%s-%lld", src->base, line,
-		    (long long)time(NULL));
+		snprintf(src->dir, sizeof(src->dir), "%s/%.40s-%lld", src->base,
+		    line, (long long)time(NULL));
 		snprintf(src->log, sizeof(src->log), "%s.log", src->dir);
 	}
 	if ((size_t)snprintf(src->root, sizeof(src->root), "%s/%s", src->dir,

@@ -364,31 +364,37 @@ param_main(const struct param *tab, void *obj, const char *section, int argc,
 		goto usage;
 	if (defaults) {
 		param_print(tab, obj, stdout, true);
+		free(sets);
 		exit(0);
 	}
 	if (file != NULL && param_load(tab, obj, file, section, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", argv[0], err);
-		exit(2);
+		goto fail;
 	}
 	for (int i = 0; i < nsets; i++) {
 		char *eq = strchr(sets[i], '=');
 		if (eq == NULL) {
 			fprintf(stderr, "%s: -o %s: expected name=value\n",
 			    argv[0], sets[i]);
-			exit(2);
+			goto fail;
 		}
 		char *name = xstrndup(sets[i], (size_t)(eq - sets[i]));
-		if (param_set(tab, obj, name, eq + 1, err, sizeof(err)) != 0) {
-			fprintf(stderr, "%s: -o %s: %s\n", argv[0], sets[i], err);
-			exit(2);
-		}
+		int r = param_set(tab, obj, name, eq + 1, err, sizeof(err));
 		free(name);
+		if (r != 0) {
+			fprintf(stderr, "%s: -o %s: %s\n", argv[0], sets[i], err);
+			goto fail;
+		}
 	}
 	free(sets);
 	return;
 usage:
 	fprintf(stderr, "usage: %s [-c ptt.conf] [-o name=value]... "
 	    "[--defaults]\n", argv[0]);
+fail:
+	/* exit(2) without leaks, so a sanitizer build reports nothing */
+	free(sets);
+	param_free(tab, obj);
 	exit(2);
 }
