@@ -2,7 +2,9 @@
  * cmd_spam.c - `ptt spam train|classify|eval|cv`: the statistical spam
  * classifier's command line (src/lib/spam/cli.c, shared with ptt-spam).
  *
- *   ptt spam train --ham DIR --spam DIR -o MODEL   (maildirs: cur/ and new/)
+ *   ptt spam train --ham DIR --spam DIR [-o MODEL]  (maildirs: cur/ and new/;
+ *                                                 default MODEL: the one
+ *                                                 the services read)
  *   ptt spam classify [-m MODEL] FILE|DIR...       PATH<TAB>spam|ham<TAB>SCORE
  *
  * Trusts its arguments (the operator's); messages go through lib/spam.

@@ -74,7 +74,7 @@ static const struct command {
 	  "different)" },
 	{ "demo", cmd_demo, "[--dir DIR] [--once] [--bin DIR]",
 	  "the whole stack on loopback under pttd, mail both ways (make demo)" },
-	{ "spam", cmd_spam, "train --ham DIR --spam DIR -o MODEL | classify [-m MODEL] FILE|DIR...",
+	{ "spam", cmd_spam, "train --ham DIR --spam DIR [-o MODEL] | classify [-m MODEL] FILE|DIR...",
 	  "train a spam model from your own mail (directories or maildirs), "
 	  "or classify messages: PATH<TAB>spam|ham<TAB>SCORE" },
 	{ NULL, NULL, NULL, NULL }

@@ -41,5 +41,11 @@ ok $([ $? -ne 0 ]; echo $?) "a missing file is an error"
 printf 'not a model' > "$W/bad.model"
 "$PTT" spam classify -m "$W/bad.model" "$W/h.eml" > /dev/null 2> "$W/err"
 ok $([ $? -ne 0 ] && grep -q 'bad model' "$W/err"; echo $?) "a bad model is refused: $(head -1 "$W/err")"
+# Without -o, train replaces the model the services and classify read
+# (here $PTT_SPAM_MODEL), as `ptt spam train --ham DIR --spam DIR` does.
+PTT_SPAM_MODEL="$W/default.model" "$PTT" spam train --ham "$W/ham" --spam "$W/spam" --bits 16 --average 2 > /dev/null 2>&1
+ok $(cmp -s "$W/a.model" "$W/default.model"; echo $?) "train without -o writes the default model"
+out=$(PTT_SPAM_MODEL="$W/default.model" "$PTT" spam classify "$W/s.eml")
+ok $(echo "$out" | grep -q '	spam	'; echo $?) "and classify without -m reads it"
 echo "1..$n"
 [ $failed = 0 ]

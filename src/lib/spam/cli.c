@@ -34,7 +34,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: ptt spam train --ham DIR --spam DIR -o MODEL [options]\n"
+	    "usage: ptt spam train --ham DIR --spam DIR [-o MODEL] [options]\n"
 	    "       ptt spam classify [-m MODEL] [-r] [--suffix S] FILE|DIR...\n"
 	    "       ptt spam eval -m MODEL --ham DIR --spam DIR [--suffix S]\n"
 	    "       ptt spam cv --ham DIR --spam DIR [options]\n"
@@ -253,6 +253,16 @@ write_scores(const char *path, const struct spam_set *s, const double *z)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+static const char *
+model_path(const struct args *a)
+{
+	const char *env = getenv("PTT_SPAM_MODEL");
+
+	if (a->model != NULL)
+		return a->model;
+	return env != NULL && env[0] != '\0' ? env : SPAM_MODEL_PATH;
+}
+
 static int
 cmd_train(int argc, char **argv, bool cv_only)
 {
@@ -264,8 +274,10 @@ cmd_train(int argc, char **argv, bool cv_only)
 
 	if (parse(argc, argv, &a) != 0)
 		return 1;
-	if (a.nham == 0 || a.nspam == 0 || (!cv_only && a.out == NULL) ||
-	    optind != argc) {
+	/* Without -o the model the services read is replaced. */
+	if (!cv_only && a.out == NULL)
+		a.out = model_path(&a);
+	if (a.nham == 0 || a.nspam == 0 || optind != argc) {
 		usage();
 		return 1;
 	}
@@ -299,16 +311,6 @@ cmd_train(int argc, char **argv, bool cv_only)
 	free(z);
 	spam_set_free(&s);
 	return ret;
-}
-
-static const char *
-model_path(const struct args *a)
-{
-	const char *env = getenv("PTT_SPAM_MODEL");
-
-	if (a->model != NULL)
-		return a->model;
-	return env != NULL && env[0] != '\0' ? env : SPAM_MODEL_PATH;
 }
 
 static int
