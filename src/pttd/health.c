@@ -6,12 +6,12 @@
  * Implicit-TLS listeners are reached with TLS first: internal hops with
  * pttd's client certificate (pttd.internal, internal CA) and the service's
  * name checked (<service>.internal); public ones without verification.
- * The internal hops admit only the peers named in their allowed_peers
- * (hop_peer_allowed), checked right after the handshake, before the
- * greeting: a service that completes the handshake as <service>.internal
- * and then answers 421 4.7.0 (or closes) because pttd.internal is not
- * allowed counts as healthy ("TLS only"): its event loop answered with
- * its key and its SMTP engine spoke.
+ * The internal hops admit pttd.internal (HOP_HEALTH_PEER in smtp/hop.h)
+ * for exactly this: greeting, EHLO, NOOP and QUIT, with MAIL refused. A
+ * service that completes the handshake as <service>.internal and then
+ * answers 421 4.7.0 (or closes), as one that does not know the health
+ * peer would, still counts as healthy ("TLS only"): its event loop
+ * answered with its key and its SMTP engine spoke.
  * DNS services (RFC 1035 4.2.2, over TCP): an SOA query for the domain,
  * answered with NOERROR and an answer (ptt-dns) or any well-formed
  * response with our id (the resolver).
