@@ -371,6 +371,19 @@ http(struct acme_client *c, const char *method, const char *url,
 	return 0;
 }
 
+/* A successful answer's Retry-After (RFC 8555 8.2: when to poll again),
+ * kept only when there is one. */
+static void
+note_retry_after(struct acme_client *c, const struct resp *r)
+{
+	long ra;
+
+	if (r->retry_after[0] == '\0')
+		return;
+	ra = acme_parse_retry_after(r->retry_after, time(NULL));
+	c->retry_after = ra > 0 ? ra : 0;
+}
+
 /* An error answer as one line; the code for the caller. */
 static int
 fail_answer(struct acme_client *c, const char *what, struct resp *r,
@@ -589,11 +602,8 @@ acme_get_order(struct acme_client *c, const char *url, struct acme_order *o,
 	ret = post(c, "order", url, "", false, NULL, &r, err, errlen);
 	if (ret == 0)
 		ret = parse_order(c, "order", &r, o, err, errlen);
-	if (ret == 0 && r.retry_after[0])
-		c->retry_after = acme_parse_retry_after(r.retry_after,
-		    time(NULL));
-	if (c->retry_after < 0)
-		c->retry_after = 0;
+	if (ret == 0)
+		note_retry_after(c, &r);
 	resp_free(&r);
 	return ret;
 }
@@ -614,11 +624,8 @@ acme_get_authz(struct acme_client *c, const char *url, struct acme_authz *a,
 		snprintf(err, errlen, "authorization: malformed: %s", why);
 		ret = PTT_EPROTO;
 	}
-	if (ret == 0 && r.retry_after[0])
-		c->retry_after = acme_parse_retry_after(r.retry_after,
-		    time(NULL));
-	if (c->retry_after < 0)
-		c->retry_after = 0;
+	if (ret == 0)
+		note_retry_after(c, &r);
 	resp_free(&r);
 	return ret;
 }
@@ -669,11 +676,8 @@ acme_finalize(struct acme_client *c, const char *finalize_url,
 	    err, errlen);
 	if (ret == 0)
 		ret = parse_order(c, "finalize", &r, o, err, errlen);
-	if (ret == 0 && r.retry_after[0])
-		c->retry_after = acme_parse_retry_after(r.retry_after,
-		    time(NULL));
-	if (c->retry_after < 0)
-		c->retry_after = 0;
+	if (ret == 0)
+		note_retry_after(c, &r);
 	resp_free(&r);
 	buf_free(&payload);
 	return ret;
