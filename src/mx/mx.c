@@ -99,9 +99,7 @@ struct config {
 	long long max_rcpts;
 	long long max_sessions;
 	long long check_timeout;
-	char *dns_stub, *dns_forward, *dns_trust_anchor, *dns_config_file;
-	bool dns_allow_localhost, dns_tls;
-	long long dns_timeout;
+	struct resolver_cfg dns;	/* dns_* */
 	bool sandbox, sandbox_debug;
 	char *user;
 };
@@ -134,13 +132,7 @@ static const struct param params[] = {
 	P("max_rcpts", PARAM_INT, "100", 1, 10000, NULL, max_rcpts, "Recipients per message."),
 	P("max_sessions", PARAM_INT, "500", 1, 100000, NULL, max_sessions, "Concurrent sessions."),
 	P("check_timeout", PARAM_TIME, "30s", 1, 600, NULL, check_timeout, "Time for all SPF/DKIM/DMARC lookups of a message; then 451."),
-	P("dns_stub", PARAM_STR, "", 0, 0, NULL, dns_stub, "Send every DNS query to this server (addr@port; tests, demo)."),
-	P("dns_forward", PARAM_STR, "", 0, 0, NULL, dns_forward, "Forward DNS queries to this resolver (addr@port)."),
-	P("dns_trust_anchor", PARAM_STR, "", 0, 0, NULL, dns_trust_anchor, "DNSSEC trust anchor (DS or DNSKEY text)."),
-	P("dns_config_file", PARAM_STR, "", 0, 0, NULL, dns_config_file, "unbound.conf fragment for libunbound (e.g. local-zone: \"test.\" nodefault); read at start."),
-	P("dns_allow_localhost", PARAM_BOOL, "no", 0, 0, NULL, dns_allow_localhost, "Allow DNS servers on loopback."),
-	P("dns_tls", PARAM_BOOL, "no", 0, 0, NULL, dns_tls, "DNS over TLS to the forwarder."),
-	P("dns_timeout", PARAM_TIME, "10s", 1, 300, NULL, dns_timeout, "Per DNS query."),
+	RESOLVER_PARAMS(struct config, dns),
 	P("sandbox", PARAM_BOOL, "yes", 0, 0, NULL, sandbox, "Restrict the process after start (Landlock, seccomp, uid)."),
 	P("sandbox_debug", PARAM_BOOL, "no", 0, 0, NULL, sandbox_debug, "Report a refused system call by name (then exit)."),
 	P("user", PARAM_STR, "nobody", 0, 0, NULL, user, "Unprivileged user to become when started as root."),
@@ -523,8 +515,6 @@ enter_sandbox(void)
 		for (size_t i = 3, j = 0; i + 1 < 16 && g[j] != NULL; i++, j++)
 			ro[i] = g[j];
 	}
-	const char *dns = M.cfg.dns_forward[0] ? M.cfg.dns_forward :
-	    M.cfg.dns_stub;
 	uint16_t ports[4] = { 0, 0, 0, 0 };
 	static const uint16_t no_bind[] = { 0 };
 	struct sandbox sbx;
@@ -535,7 +525,7 @@ enter_sandbox(void)
 	ptt_strlcpy(cdir, dirname(cdir), sizeof(cdir));
 	ptt_strlcpy(kdir, dirname(kdir), sizeof(kdir));
 	ports[0] = port_of(M.cfg.spamfilter, 0);
-	ports[1] = port_of(dns[0] ? dns : NULL, M.cfg.dns_tls ? 853 : 53);
+	ports[1] = resolver_cfg_port(&M.cfg.dns);
 	memset(&sbx, 0, sizeof(sbx));
 	sbx.name = "ptt-mx";
 	sbx.user = M.cfg.user;
@@ -605,17 +595,7 @@ main(int argc, char **argv)
 	if ((M.next = hop_new(M.base, &ho, err, sizeof(err))) == NULL)
 		fatal("spamfilter: %s", err);
 
-	memset(&rs, 0, sizeof(rs));
-	rs.forward = M.cfg.dns_forward[0] ? M.cfg.dns_forward : NULL;
-	rs.stub = M.cfg.dns_stub[0] ? M.cfg.dns_stub : NULL;
-	rs.trust_anchor = M.cfg.dns_trust_anchor[0] ? M.cfg.dns_trust_anchor :
-	    NULL;
-	rs.config_file = M.cfg.dns_config_file[0] ? M.cfg.dns_config_file :
-	    NULL;
-	rs.allow_localhost = M.cfg.dns_allow_localhost;
-	rs.tls = M.cfg.dns_tls;
-	rs.tls_ca = M.cfg.ca;	/* DoT to ptt-resolver: its certificate is from the internal CA */
-	rs.timeout_ms = (unsigned)M.cfg.dns_timeout * 1000;
+	resolver_opts_from_cfg(&rs, &M.cfg.dns, M.cfg.ca);
 	if ((M.res = resolver_unbound_new(M.base, &rs, &rerr)) == NULL)
 		fatal("resolver: %s", rerr);
 

@@ -181,27 +181,6 @@ on_recover(const struct q_env *env, void *arg)
 	sched_add(R.sched, env);
 }
 
-/* The port of "host@port", "host:port" or "[v6]:port" (default def). */
-static uint16_t
-at_port(const char *s, uint16_t def)
-{
-	const char *p = NULL;
-	long v;
-
-	if (s == NULL)
-		return def;
-	if ((p = strchr(s, '@')) == NULL) {
-		if (s[0] == '[')
-			p = strstr(s, "]:") ? strstr(s, "]:") + 1 : NULL;
-		else if (strchr(s, ':') == strrchr(s, ':'))
-			p = strchr(s, ':');	/* one colon: not a bare IPv6 */
-	}
-	if (p == NULL)
-		return def;
-	v = strtol(p + 1, NULL, 10);
-	return v > 0 && v < 65536 ? (uint16_t)v : def;
-}
-
 /* Started as root: the queue belongs to the user the sandbox drops to. */
 static void
 chown_queue(const char *dir, const char *user)
@@ -260,14 +239,12 @@ enter_sandbox(void)
 	size_t nro = 0, nrw = 0, np = 0;
 	char err[512];
 	const char *pid = relay_pid_file(&R.cfg);
-	const char *dns = R.cfg.dns_forward[0] ? R.cfg.dns_forward :
-	    R.cfg.dns_stub;
 
 	ro[nro++] = R.cfg.cert;
 	ro[nro++] = R.cfg.key;
 	ro[nro++] = R.cfg.ca;
-	if (R.cfg.dns_config_file[0] != '\0')
-		ro[nro++] = R.cfg.dns_config_file;
+	if (R.cfg.dns.config_file[0] != '\0')
+		ro[nro++] = R.cfg.dns.config_file;
 	if (R.repo != NULL)
 		ro[nro++] = R.cfg.config_repo;
 	ro[nro] = NULL;
@@ -276,9 +253,7 @@ enter_sandbox(void)
 		rw[nrw++] = pid;
 	rw[nrw] = NULL;
 	ports[np++] = (uint16_t)R.cfg.remote_port;
-	ports[np++] = at_port(dns[0] ? dns : NULL, R.cfg.dns_tls ? 853 : 53);
-	if (dns[0] == '\0' && R.cfg.dns_tls)
-		ports[np++] = 853;
+	ports[np++] = resolver_cfg_port(&R.cfg.dns);
 	ports[np] = 0;
 	static const uint16_t none[] = { 0 };
 	struct sandbox sb = {
@@ -375,18 +350,8 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	queue_set_base(R.q, R.base);
 
-	struct resolver_opts ro = {
-		.forward = R.cfg.dns_forward[0] ? R.cfg.dns_forward : NULL,
-		.stub = R.cfg.dns_stub[0] ? R.cfg.dns_stub : NULL,
-		.trust_anchor = R.cfg.dns_trust_anchor[0] ?
-		    R.cfg.dns_trust_anchor : NULL,
-		.config_file = R.cfg.dns_config_file[0] ?
-		    R.cfg.dns_config_file : NULL,
-		.allow_localhost = R.cfg.dns_allow_localhost,
-		.tls = R.cfg.dns_tls,
-		.tls_ca = R.cfg.ca,
-		.timeout_ms = (unsigned)R.cfg.dns_timeout * 1000,
-	};
+	struct resolver_opts ro;
+	resolver_opts_from_cfg(&ro, &R.cfg.dns, R.cfg.ca);
 	const char *rerr = NULL;
 	if ((R.res = resolver_unbound_new(R.base, &ro, &rerr)) == NULL)
 		fatal("resolver: %s", rerr);

@@ -28,6 +28,7 @@
 
 #include <openssl/ssl.h>
 
+#include "dns/resolve.h"
 #include "queue/queue.h"
 #include "util/param.h"
 
@@ -50,10 +51,7 @@ struct relay_config {
 	char *require_tls_peers; /* peers whose X-Ptt-Require-TLS is honoured */
 	char *queue_dir;
 	char *pid_file;		/* "": <queue_dir>/relay.pid */
-	char *dns_stub, *dns_forward, *dns_trust_anchor, *dns_config_file;
-	bool dns_allow_localhost;
-	bool dns_tls;
-	long long dns_timeout;
+	struct resolver_cfg dns;	/* dns_* */
 	long long remote_port;
 	char *helo_name;
 	char *dsn_domain;	/* "": helo_name */

@@ -962,6 +962,43 @@ resolver_opts_dot(struct resolver_opts *o, const char *addr,
 	o->tls_name = RESOLVER_TLS_NAME;
 }
 
+void
+resolver_opts_from_cfg(struct resolver_opts *o, const struct resolver_cfg *c,
+    const char *tls_ca)
+{
+	memset(o, 0, sizeof(*o));
+	o->forward = c->forward[0] ? c->forward : NULL;
+	o->stub = c->stub[0] ? c->stub : NULL;
+	o->trust_anchor = c->trust_anchor[0] ? c->trust_anchor : NULL;
+	o->config_file = c->config_file[0] ? c->config_file : NULL;
+	o->allow_localhost = c->allow_localhost;
+	o->tls = c->tls;
+	o->tls_ca = tls_ca;
+	o->timeout_ms = (unsigned)c->timeout * 1000;
+}
+
+uint16_t
+resolver_cfg_port(const struct resolver_cfg *c)
+{
+	const char *s = c->forward[0] ? c->forward : c->stub;
+	const char *p = NULL;
+	uint16_t def = c->tls ? 853 : 53;
+	long v;
+
+	if (s[0] == '\0')
+		return def;
+	if ((p = strchr(s, '@')) == NULL) {
+		if (s[0] == '[')
+			p = strstr(s, "]:") ? strstr(s, "]:") + 1 : NULL;
+		else if (strchr(s, ':') == strrchr(s, ':'))
+			p = strchr(s, ':');	/* one colon: not a bare IPv6 */
+	}
+	if (p == NULL)
+		return def;
+	v = strtol(p + 1, NULL, 10);
+	return v > 0 && v < 65536 ? (uint16_t)v : def;
+}
+
 struct resolver *
 resolver_unbound_new(struct event_base *base, const struct resolver_opts *o,
     const char **errp)

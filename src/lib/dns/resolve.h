@@ -46,6 +46,8 @@
 
 #include <netinet/in.h>
 
+#include "util/param.h"
+
 struct event_base;
 
 enum dns_type {
@@ -159,6 +161,46 @@ struct resolver_opts {
  * resolver_unbound_new().
  */
 #define RESOLVER_TLS_NAME "resolver.internal"
+/*
+ * The DNS settings the daemons that resolve (relay, mx) share, as ptt.conf
+ * parameters: embed a struct resolver_cfg in the daemon's configuration
+ * and RESOLVER_PARAMS(struct config, member) in its parameter table.
+ */
+struct resolver_cfg {
+	char *stub, *forward, *trust_anchor, *config_file;	/* "": none */
+	bool allow_localhost, tls;
+	long long timeout;	/* seconds */
+};
+#define RESOLVER_PARAMS(type, m) \
+	{ "dns_stub", PARAM_STR, "", 0, 0, NULL, offsetof(type, m.stub), \
+	  "addr[@port] of an authoritative server every query goes to " \
+	  "(tests, demo); empty: none" }, \
+	{ "dns_forward", PARAM_STR, "", 0, 0, NULL, offsetof(type, m.forward), \
+	  "addr[@port] of a recursive resolver to forward to (ptt-resolver; " \
+	  "with dns_tls its DNS-over-TLS port); empty: libunbound recurses " \
+	  "itself" }, \
+	{ "dns_trust_anchor", PARAM_STR, "", 0, 0, NULL, \
+	  offsetof(type, m.trust_anchor), \
+	  "DNSSEC trust anchor (a DS or DNSKEY record); empty: none" }, \
+	{ "dns_config_file", PARAM_STR, "", 0, 0, NULL, \
+	  offsetof(type, m.config_file), \
+	  "unbound.conf fragment for libunbound (e.g. local-zone: \"test.\" " \
+	  "nodefault), read at start; empty: none" }, \
+	{ "dns_allow_localhost", PARAM_BOOL, "no", 0, 0, NULL, \
+	  offsetof(type, m.allow_localhost), "allow DNS servers on loopback" }, \
+	{ "dns_tls", PARAM_BOOL, "no", 0, 0, NULL, offsetof(type, m.tls), \
+	  "DNS over TLS to dns_forward, verified against the internal CA " \
+	  "(resolver.internal)" }, \
+	{ "dns_timeout", PARAM_TIME, "10s", 1, 300, NULL, \
+	  offsetof(type, m.timeout), "time one DNS query may take" }
+
+/* o from c (tls_ca: the internal CA, for dns_tls). */
+void resolver_opts_from_cfg(struct resolver_opts *o,
+    const struct resolver_cfg *c, const char *tls_ca);
+/* The port the resolver will connect to, for a sandbox's connect list:
+ * the one in dns_forward or dns_stub, else 853 with dns_tls, else 53. */
+uint16_t resolver_cfg_port(const struct resolver_cfg *c);
+
 void resolver_opts_dot(struct resolver_opts *o, const char *addr,
     const char *ca_file);
 
