@@ -26,6 +26,17 @@ msg() {	# msg SUBJECT: a small CRLF message
 }
 # dumped SUBJECT: the dump file of the message with that subject
 dumped() { grep -l "^Subject: $1" "$PF_DUMP"/* 2>/dev/null | head -1; }
+# dumped_big SUBJECT: the dump of a big message once smtp-sink, which writes
+# large messages progressively, has written its last line (up to 10 s)
+dumped_big() {
+	local f i
+	for i in $(seq 100); do
+		f=$(dumped "$1")
+		[ -n "$f" ] && grep -q '^line 03999 x' "$f" && break
+		sleep 0.1
+	done
+	echo "$f"
+}
 
 msg verified | "$SEND" --server $S --tls verified --ca "$WORK/ca/ca.pem" --sni mx.example.test \
 	--from a@example.test --to b@example.test - > "$WORK/v.out" 2>&1
@@ -84,12 +95,7 @@ done
 ok $? "BDAT: a 300 kB 8-bit message over TLS"
 grep -q '> BDAT [0-9]* LAST' "$WORK/bdat.out"; ok $? "BDAT was used (Postfix offers CHUNKING)"
 pf_wait_dump 6
-# smtp-sink writes a large message progressively: wait for its last line.
-for i in $(seq 100); do
-	f=$(dumped bdat)
-	[ -n "$f" ] && grep -q '^line 03999 x' "$f" && break
-	sleep 0.1
-done
+f=$(dumped_big bdat)
 [ -n "$f" ] && grep -q '^\.dot first' "$f" && grep -q "caf$(printf '\xc3\xa9')" "$f" &&
     grep -q '^line 03999 x' "$f"
 ok $? "BDAT message arrived unchanged (no dot-stuffing, 8-bit intact)"
@@ -99,7 +105,7 @@ sed 's/^Subject: bdat/Subject: bigdata/' "$WORK/big.eml" > "$WORK/big2.eml"
 	--from a@example.test --to b@example.test "$WORK/big2.eml" > /dev/null 2>&1
 ok $? "DATA: the same 300 kB message over TLS, dot-stuffed"
 pf_wait_dump 7
-f=$(dumped bigdata)
+f=$(dumped_big bigdata)
 [ -n "$f" ] && grep -q '^\.dot first' "$f" && grep -q '^line 03999 x' "$f"
 ok $? "DATA message arrived unchanged"
 
