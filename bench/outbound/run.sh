@@ -114,7 +114,7 @@ pf_round() {	# pf_round R -> $WORK/pf.R.{load,times,rss}
 
 # -------------------------------------------------------------------- ptt
 CFG=$WORK/config; ST=$WORK/state
-"$B/src/ptt/ptt" --config "$CFG" --state "$ST" init example.test > /dev/null
+"$B/src/ptt/ptt" --config "$CFG" --state "$ST" init --bare example.test > /dev/null
 echo secret123 | "$B/src/ptt/ptt" --config "$CFG" --state "$ST" adduser alice \
 	--forward alice@real.test --password-stdin > /dev/null
 chmod -R o+rX "$CFG"

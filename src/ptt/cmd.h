@@ -53,6 +53,12 @@ void password_free(char *pw, size_t len);
 const char *opt_value(int argc, char **argv, int *i, const char *opt,
     bool *missing);
 
+/* Where ptt's program name (of src/<subdir>/ in a build tree) is: in
+ * bindir (NULL: this program's directory), else in the build tree around
+ * it. */
+void ptt_exe(const char *bindir, const char *subdir, const char *name,
+    char *out, size_t len);
+
 int cmd_init(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_adduser(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_deluser(const struct ptt_ctx *ctx, int argc, char **argv);
@@ -67,6 +73,9 @@ int cmd_status(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_logs(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_spf(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_dns_records(const struct ptt_ctx *ctx, int argc, char **argv);
+/* What ptt dns-records prints (zone: a whole zone, SOA first) into out. */
+struct buf;
+int dns_records_text(const struct ptt_ctx *ctx, bool zone, struct buf *out);
 int cmd_dns_check(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_dkim(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_spam(const struct ptt_ctx *ctx, int argc, char **argv);

@@ -1,18 +1,141 @@
 /*
  * cmd_check.c - `ptt check [COMMIT]`: validate what the services will read
  * from a commit of the configuration repository (default: the head) —
- * the global part of ptt.conf and every users/ file — before it is rolled
- * out. Prints one line per problem; exit 0 when the commit checks.
+ * the global part of ptt.conf, every users/ file, and the section of each
+ * service [pttd] runs, read by that service's own parameter table
+ * (`ptt-SERVICE -c FILE --check`, so a misspelt name or a bad value is
+ * caught before pttd starts anything) — before it is rolled out. Prints
+ * one line per problem; exit 0 when the commit checks.
  *
- * Trusts: nothing in the commit; it goes through the conf parsers.
+ * ptt-dns reads its section as command-line options (pttd turns each line
+ * into one) and is not run here; its zones are checked when it loads them
+ * (the last good version stays served).
+ *
+ * Trusts: nothing in the commit; it goes through the conf parsers and the
+ * services' parameter tables. The programs run are ptt's own.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conf/global.h"
 #include "conf/repo.h"
 #include "conf/users.h"
 #include "ptt/cmd.h"
+#include "pttd/config.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+/* Run argv with output to out (up to 2000 bytes); its exit status, or -1. */
+static int
+run_capture(char *const argv[], struct buf *out)
+{
+	int p[2], status;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], argv);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -1;
+	}
+	for (;;) {
+		char b[512];
+		ssize_t n = read(p[0], b, sizeof(b));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (out->len < 2000)
+			buf_add(out, b, (size_t)n);
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	while (out->len > 0 && out->data[out->len - 1] == '\n')
+		buf_truncate(out, out->len - 1);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Each service of [pttd] reads its section of the commit's ptt.conf.
+ * The number of services that do not; *n: how many were checked. */
+static int
+check_sections(struct conf_repo *r, const char *commit, size_t *n)
+{
+	struct pttd_config pc;
+	char err[512], file[] = "/tmp/ptt-check.XXXXXX", exe[4200];
+	char *text = NULL, *list, *save = NULL;
+	size_t len = 0;
+	int fd, bad = 0;
+
+	*n = 0;
+	if (conf_params_load(r, commit, pttd_params, &pc, "pttd", err,
+	    sizeof(err)) != 0) {
+		say("check: %s", err);
+		return 1;
+	}
+	if (conf_repo_read(r, commit, CONF_FILE, CONF_FILE_MAX, &text,
+	    &len) != 0 || (fd = mkstemp(file)) < 0) {
+		say("check: cannot read ptt.conf into a temporary file");
+		free(text);
+		param_free(pttd_params, &pc);
+		return 1;
+	}
+	if (write(fd, text, len) != (ssize_t)len) {
+		say("check: %s: %s", file, strerror(errno));
+		bad++;
+	}
+	close(fd);
+	free(text);
+	list = xstrdup(bad ? "" : pc.services);
+	for (char *svc = strtok_r(list, " \t,", &save); svc != NULL;
+	    svc = strtok_r(NULL, " \t,", &save)) {
+		char name[100];
+		struct buf out;
+		int rc;
+
+		if (strcmp(svc, "dns") == 0)
+			continue;
+		snprintf(name, sizeof(name), "ptt-%s", svc);
+		ptt_exe(pc.bin_dir && pc.bin_dir[0] ? pc.bin_dir : NULL, svc,
+		    name, exe, sizeof(exe));
+		char *argv[] = { exe, "-c", file, "--check", NULL };
+		buf_init(&out, 0);
+		if ((rc = run_capture(argv, &out)) != 0) {
+			/* "EXE: FILE:LINE: reason" as "ptt.conf:LINE: reason" */
+			buf_addc(&out, '\0');
+			const char *m = strstr(out.data, file);
+			if (m != NULL)
+				say("check: [%s]: " CONF_FILE "%s", svc,
+				    m + strlen(file));
+			else
+				say("check: [%s]: %s (exit %d)", svc, out.data,
+				    rc);
+			bad++;
+		}
+		(*n)++;
+		buf_free(&out);
+	}
+	free(list);
+	unlink(file);
+	param_free(pttd_params, &pc);
+	return bad;
+}
 
 int
 cmd_check(const struct ptt_ctx *ctx, int argc, char **argv)
@@ -53,9 +176,12 @@ cmd_check(const struct ptt_ctx *ctx, int argc, char **argv)
 		say("check: %s", err);
 		bad++;
 	}
+	size_t nsvc = 0;
 	if (bad == 0)
-		printf("%.12s: ptt.conf and %zu users check\n", commit,
-		    users_count(db));
+		bad += check_sections(r, commit, &nsvc);
+	if (bad == 0)
+		printf("%.12s: ptt.conf and %zu users check (and the sections "
+		    "of %zu services)\n", commit, users_count(db), nsvc);
 	users_free(db);
 	conf_repo_close(r);
 	return bad ? PTT_EXIT_FAIL : PTT_EXIT_OK;

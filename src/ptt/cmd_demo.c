@@ -57,6 +57,7 @@
 #include "auth/dkim.h"
 #include "conf/ca.h"
 #include "ptt/cmd.h"
+#include "ptt/stack.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -222,10 +223,7 @@ static void
 exe(const struct demo *d, const char *subdir, const char *name, char *out,
     size_t len)
 {
-	snprintf(out, len, "%s/%s", d->bin, name);
-	if (access(out, X_OK) == 0)
-		return;
-	snprintf(out, len, "%s/../%s/%s", d->bin, subdir, name);
+	ptt_exe(d->bin, subdir, name, out, len);
 }
 
 static int
@@ -285,7 +283,7 @@ init_repo(struct demo *d)
 {
 	char log[PATH_MAX], pwfile[PATH_MAX];
 	char *init[] = { d->self, "--config", d->cfg, "--state", d->st, "init",
-	    DOMAIN, NULL };
+	    "--bare", DOMAIN, NULL };
 	char *add[] = { d->self, "--config", d->cfg, "--state", d->st,
 	    "adduser", USER, "--forward", USER "@" OUTSIDE, "--password-stdin",
 	    NULL };
@@ -404,77 +402,63 @@ zone_outside(struct buf *z, const struct buf *okey)
 	buf_addf(z, "\n");
 }
 
-/* ptt.conf: what ptt init wrote, plus every service's section. */
+/* ptt.conf: what ptt init --bare wrote, plus the sections a deployment
+ * has (stack.h), with the demo's loopback ports, the internal CA's
+ * certificate for mail.demo.test, and what lets it run on one machine
+ * without the Internet: the resolver stubbed to ptt-dns, outside.test's
+ * MX on a free port, short intervals. */
 static char *
 conf_text(struct demo *d, const char *base, size_t blen)
 {
-	struct buf c;
+	struct buf c, x[SEC_N];
 	const int *p = d->port;
-	const char *s = d->st;
+	char mx[32], sub[32], smtps[32], dns[32], status[32];
+	char cert[PATH_MAX], key[PATH_MAX], queue[PATH_MAX];
+	struct stack_layout l = {
+		.domain = DOMAIN, .host = "mail." DOMAIN, .config = d->cfg,
+		.state = d->st, .queue = queue, .ipv4 = "127.0.0.1", .ipv6 = "",
+		.mx = mx, .submission = sub, .smtps = smtps, .dns = dns,
+		.status = status, .signer = p[P_SIGNER], .relay = p[P_RELAY],
+		.spamfilter = p[P_SPAM], .resolver = p[P_RES],
+		.resolver_tls = p[P_RES_TLS], .dns_port = p[P_DNS],
+		.acme = false, .cert = cert, .key = key,
+	};
+
+#define LO(buf, port) snprintf(buf, sizeof(buf), "127.0.0.1:%d", port)
+	LO(mx, p[P_MX]);
+	LO(sub, p[P_SUB]);
+	LO(smtps, p[P_SMTPS]);
+	LO(dns, p[P_DNS]);
+	LO(status, p[P_STATUS]);
+#undef LO
+	snprintf(cert, sizeof(cert), "%s/tls/mail.pem", d->st);
+	snprintf(key, sizeof(key), "%s/tls/mail.key", d->st);
+	snprintf(queue, sizeof(queue), "%s/queue", d->dir);
+	for (int i = 0; i < SEC_N; i++)
+		buf_init(&x[i], 0);
+	buf_addf(&x[SEC_PTTD], "ptt = %s\npoll_interval = 2s\n"
+	    "health_interval = 2s\nrestart_max = 10s\nstop_timeout = 10s\n",
+	    d->self);
+	buf_addf(&x[SEC_DNS], "reload-interval = 1s\n");
+	buf_addf(&x[SEC_RESOLVER], "stub = " DOMAIN "@127.0.0.1:%d " OUTSIDE
+	    "@127.0.0.1:%d\ndomain_insecure = " DOMAIN " " OUTSIDE "\n",
+	    p[P_DNS], p[P_DNS]);
+	buf_addf(&x[SEC_RELAY], "dns_config_file = %s/unbound.conf\n"
+	    "remote_port = %d\nreload_interval = 1s\npostmaster = " USER "\n"
+	    "retry_min = 10s\n", d->dir, p[P_SINK]);
+	buf_addf(&x[SEC_SPAMFILTER], "model = %s\n", d->model);
+	buf_addf(&x[SEC_MX], "dns_config_file = %s/unbound.conf\n"
+	    "reload_interval = 1s\npostmaster = " USER "\n", d->dir);
+	buf_addf(&x[SEC_SUBMISSION], "reload_interval = 1s\n");
+	buf_addf(&x[SEC_SIGNER], "reload_interval = 1s\n");
+	for (int i = 0; i < SEC_N; i++)
+		l.extra[i] = x[i].len ? x[i].data : NULL;
 
 	buf_init(&c, 0);
 	buf_add(&c, base, blen);
-	buf_addf(&c,
-	    "\n# Added by ptt demo: the whole stack on loopback.\n"
-	    "[pttd]\n"
-	    "services = dns resolver relay signer spamfilter mx submission\n"
-	    "status = 127.0.0.1:%d\n"
-	    "ptt = %s\n"
-	    "poll_interval = 2s\nhealth_interval = 2s\nrestart_max = 10s\n"
-	    "stop_timeout = 10s\n\n", p[P_STATUS], d->self);
-	buf_addf(&c,
-	    "[dns]\nlisten = 127.0.0.1:%d\nzones = %s/zones\n"
-	    "tsig-dir = %s/tsig\npolicy = %s/dns.policy\n"
-	    "reload-interval = 1s\n\n", p[P_DNS], d->cfg, s, d->cfg);
-	buf_addf(&c,
-	    "[resolver]\nstate = %s\nlisten = 127.0.0.1:%d\n"
-	    "listen_tls = 127.0.0.1:%d\n"
-	    "stub = " DOMAIN "@127.0.0.1:%d " OUTSIDE "@127.0.0.1:%d\n"
-	    "domain_insecure = " DOMAIN " " OUTSIDE "\n\n",
-	    s, p[P_RES], p[P_RES_TLS], p[P_DNS], p[P_DNS]);
-	buf_addf(&c,
-	    "[relay]\nlisten = 127.0.0.1:%d\n"
-	    "cert = %s/tls/relay.pem\nkey = %s/tls/relay.key\nca = %s/ca/ca.pem\n"
-	    "queue_dir = %s/queue\n"
-	    "dns_forward = 127.0.0.1@%d\ndns_tls = yes\ndns_allow_localhost = yes\n"
-	    "dns_config_file = %s/unbound.conf\n"
-	    "remote_port = %d\nhelo_name = mx." DOMAIN "\n"
-	    "domains = " DOMAIN "\ndsn_domain = " DOMAIN "\n"
-	    "config_repo = %s\nreload_interval = 1s\npostmaster = " USER "\n"
-	    "srs_secret = %s/srs.key\nretry_min = 10s\n\n",
-	    p[P_RELAY], s, s, s, d->dir, p[P_RES_TLS], d->dir, p[P_SINK], d->cfg, s);
-	buf_addf(&c,
-	    "[signer]\nlisten = 127.0.0.1:%d\n"
-	    "cert = %s/tls/signer.pem\nkey = %s/tls/signer.key\nca = %s/ca/ca.pem\n"
-	    "relay = 127.0.0.1:%d\ndomains = " DOMAIN "\nstate = %s\n"
-	    "dns_primary = 127.0.0.1:%d\ntsig_key = %s/tsig/ptt.key\n"
-	    "authserv_id = mx." DOMAIN "\n\n",
-	    p[P_SIGNER], s, s, s, p[P_RELAY], s, p[P_DNS], s);
-	buf_addf(&c,
-	    "[spamfilter]\nlisten = 127.0.0.1:%d\n"
-	    "cert = %s/tls/spamfilter.pem\nkey = %s/tls/spamfilter.key\n"
-	    "ca = %s/ca/ca.pem\nmodel = %s\nsigner = 127.0.0.1:%d\n\n",
-	    p[P_SPAM], s, s, s, d->model, p[P_SIGNER]);
-	buf_addf(&c,
-	    "[mx]\nlisten = 127.0.0.1:%d\nhostname = mx." DOMAIN "\n"
-	    "domain = " DOMAIN "\nauthserv_id = mx." DOMAIN "\n"
-	    "cert = %s/tls/mail.pem\nkey = %s/tls/mail.key\n"
-	    "internal_cert = %s/tls/mx.pem\ninternal_key = %s/tls/mx.key\n"
-	    "ca = %s/ca/ca.pem\nspamfilter = 127.0.0.1:%d\n"
-	    "config_repo = %s\nreload_interval = 1s\npostmaster = " USER "\n"
-	    "srs_secret = %s/srs.key\n"
-	    "dns_forward = 127.0.0.1@%d\ndns_tls = yes\ndns_allow_localhost = yes\n"
-	    "dns_config_file = %s/unbound.conf\n\n",
-	    p[P_MX], s, s, s, s, s, p[P_SPAM], d->cfg, s, p[P_RES_TLS], d->dir);
-	buf_addf(&c,
-	    "[submission]\nlisten_submission = 127.0.0.1:%d\n"
-	    "listen_smtps = 127.0.0.1:%d\nhostname = mail." DOMAIN "\n"
-	    "domain = " DOMAIN "\n"
-	    "cert = %s/tls/mail.pem\nkey = %s/tls/mail.key\n"
-	    "internal_cert = %s/tls/submission.pem\n"
-	    "internal_key = %s/tls/submission.key\nca = %s/ca/ca.pem\n"
-	    "signer = 127.0.0.1:%d\nconfig_repo = %s\nreload_interval = 1s\n",
-	    p[P_SUB], p[P_SMTPS], s, s, s, s, s, p[P_SIGNER], d->cfg);
+	stack_conf(&c, &l);
+	for (int i = 0; i < SEC_N; i++)
+		buf_free(&x[i]);
 	return buf_steal(&c, NULL);
 }
 
@@ -812,7 +796,7 @@ verify(struct demo *d, const struct landed *l, const char *mail_from,
 		return NULL;
 	unlink(out);
 	char *argv[] = { d->self, "check-message", "--ip", "127.0.0.1",
-	    "--helo", "mx." DOMAIN, "--mail-from", (char *)mail_from,
+	    "--helo", "mail." DOMAIN, "--mail-from", (char *)mail_from,
 	    "--dns", dns, "--dns-config", conf, "--authserv-id",
 	    "mx." OUTSIDE, NULL };
 	if (run(argv, out, in) != 0 || (text = slurp(out, NULL)) == NULL)
@@ -928,7 +912,7 @@ check_inbound(struct demo *d)
 	}
 	printf("   landed in %s\n", l.path);
 	show(&l);
-	mine = field(l.msg, "Authentication-Results: mx." DOMAIN ";");
+	mine = field(l.msg, "Authentication-Results: mail." DOMAIN ";");
 	result(&ok, mine != NULL, "the mx wrote Authentication-Results", NULL);
 	result(&ok, mine && strstr(mine, "spf=pass") && strstr(mine, "dkim=pass") &&
 	    strstr(mine, "dmarc=pass"), "spf, dkim and dmarc pass in it", NULL);
@@ -1020,19 +1004,8 @@ cmd_demo(const struct ptt_ctx *ctx, int argc, char **argv)
 	    "@" OUTSIDE "), zones, certificates from the internal CA");
 	if (prepare_dir(&d) != 0 || init_repo(&d) != 0 || configure(&d) != 0)
 		return PTT_EXIT_FAIL;
-	/* The daemons drop to nobody: they must read the configuration,
-	 * and ptt-dns writes accepted updates into zones/ as that user (its
-	 * git helper commits them as the repository's owner). */
-	{
-		char *chm[] = { "/bin/chmod", "-R", "o+rX", d.cfg, NULL };
-		char zones[PATH_MAX], log[PATH_MAX];
-		snprintf(zones, sizeof(zones), "%s/zones", d.cfg);
-		char *cho[] = { "/bin/chown", "-R", "nobody", zones, NULL };
-		snprintf(log, sizeof(log), "%s/setup.log", d.dir);
-		(void)run(chm, log, NULL);
-		if (geteuid() == 0)
-			(void)run(cho, log, NULL);
-	}
+	if (stack_permissions(d.cfg) != 0)
+		return PTT_EXIT_FAIL;
 	step("pttd starts dns, resolver, relay, signer, spamfilter, mx and "
 	    "submission; ptt-sink plays " OUTSIDE "'s MX");
 	ok = start_stack(&d) == 0;

@@ -715,12 +715,47 @@ type_name(uint16_t t)
 /* ---- ptt dns-records ---- */
 
 int
-cmd_dns_records(const struct ptt_ctx *ctx, int argc, char **argv)
+dns_records_text(const struct ptt_ctx *ctx, bool zone, struct buf *out)
 {
 	struct zctx c;
 	struct recs rs = { NULL, 0 };
-	bool zone = false;
 	const char *last = NULL;
+	int ret;
+
+	if ((ret = zctx_open(ctx, &c)) != 0)
+		goto out;
+	if ((ret = build_records(&c, &rs)) != 0)
+		goto out;
+	buf_addf(out, "; DNS records for %s, from ptt.conf and the configuration "
+	    "repository (ptt dns-records)\n$ORIGIN %s\n$TTL %lld\n",
+	    c.domain, c.domain, c.z.ttl);
+	if (zone) {
+		const char *ns = rs.n && rs.v[0].type == DNS_T_NS ?
+		    rs.v[0].data : c.domain;
+		buf_addf(out, "%s %lld IN SOA %s hostmaster.%s 1 3600 600 "
+		    "1209600 300\n", c.domain, c.z.ttl, ns, c.domain);
+	}
+	for (size_t i = 0; i < rs.n; i++) {
+		struct rec *r = &rs.v[i];
+		if (r->type == T_DS && zone)
+			continue;	/* the parent's, not in this zone */
+		if (last == NULL || strcmp(last, r->label) != 0)
+			buf_addf(out, "; %s\n", r->label);
+		last = r->label;
+		buf_addf(out, "%s %lld IN %s %s\n", r->name, c.z.ttl,
+		    type_name(r->type), r->text);
+	}
+out:
+	recs_free(&rs);
+	zctx_close(&c);
+	return ret;
+}
+
+int
+cmd_dns_records(const struct ptt_ctx *ctx, int argc, char **argv)
+{
+	struct buf out;
+	bool zone = false;
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
@@ -731,34 +766,12 @@ cmd_dns_records(const struct ptt_ctx *ctx, int argc, char **argv)
 			return PTT_EXIT_USAGE;
 		}
 	}
-	if ((ret = zctx_open(ctx, &c)) != 0)
-		goto out;
-	if ((ret = build_records(&c, &rs)) != 0)
-		goto out;
-	printf("; DNS records for %s, from ptt.conf and the configuration "
-	    "repository (ptt dns-records)\n$ORIGIN %s\n$TTL %lld\n",
-	    c.domain, c.domain, c.z.ttl);
-	if (zone) {
-		const char *ns = rs.n && rs.v[0].type == DNS_T_NS ?
-		    rs.v[0].data : c.domain;
-		printf("%s %lld IN SOA %s hostmaster.%s 1 3600 600 1209600 "
-		    "300\n", c.domain, c.z.ttl, ns, c.domain);
-	}
-	for (size_t i = 0; i < rs.n; i++) {
-		struct rec *r = &rs.v[i];
-		if (r->type == T_DS && zone)
-			continue;	/* the parent's, not in this zone */
-		if (last == NULL || strcmp(last, r->label) != 0)
-			printf("; %s\n", r->label);
-		last = r->label;
-		printf("%s %lld IN %s %s\n", r->name, c.z.ttl,
-		    type_name(r->type), r->text);
-	}
-	if (fflush(stdout) != 0)
+	buf_init(&out, 0);
+	if ((ret = dns_records_text(ctx, zone, &out)) == PTT_EXIT_OK &&
+	    (fwrite(out.data, 1, out.len, stdout) != out.len ||
+	    fflush(stdout) != 0))
 		ret = PTT_EXIT_FAIL;
-out:
-	recs_free(&rs);
-	zctx_close(&c);
+	buf_free(&out);
 	return ret;
 }
 

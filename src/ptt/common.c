@@ -1,13 +1,15 @@
 /*
  * common.c - helpers shared by the ptt subcommands (cmd.h): messages,
  * opening and committing to the configuration repository, options, and
- * reading a new password from stdin or the terminal without echo.
+ * reading a new password from stdin or the terminal without echo, and
+ * finding ptt's other programs.
  *
  * Trusts: the operator. A password read here is wiped from memory after
  * use and never printed or logged.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,4 +230,27 @@ read_new_password(bool from_stdin, char **pw, size_t *len)
 	}
 	*pw = a;
 	return 0;
+}
+
+void
+ptt_exe(const char *bindir, const char *subdir, const char *name, char *out,
+    size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (bindir == NULL) {
+		if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+			n = 1, self[0] = '.';
+		self[n] = '\0';
+		if (strrchr(self, '/') != NULL)
+			*strrchr(self, '/') = '\0';
+		bindir = self;
+	}
+	/* Installed: side by side. Build tree: build/src/ptt/ptt and
+	 * build/src/<subdir>/<name>. */
+	snprintf(out, len, "%s/%s", bindir, name);
+	if (access(out, X_OK) == 0)
+		return;
+	snprintf(out, len, "%s/../%s/%s", bindir, subdir, name);
 }

@@ -26,9 +26,11 @@ static const struct command {
 	const char *usage;
 	const char *doc;
 } commands[] = {
-	{ "init", cmd_init, "DOMAIN",
-	  "create the configuration repository, the state directory, the "
-	  "internal CA and the service certificates" },
+	{ "init", cmd_init, "DOMAIN [--host NAME] [--ip ADDR]... "
+	  "[--acme production|staging|URL] [--queue DIR] [--bare]",
+	  "create the configuration repository (every service's section, "
+	  "unless --bare, and the zone), the state directory, the internal "
+	  "CA and the service certificates" },
 	{ "adduser", cmd_adduser, "NAME --forward REAL@ADDR [--forward ...] "
 	  "[--send-as ADDR ...] [--require-tls] [--password-stdin]",
 	  "add a user (the password is asked twice, or read from stdin)" },

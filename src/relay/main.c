@@ -276,9 +276,10 @@ enter_sandbox(void)
 int
 main(int argc, char **argv)
 {
-	enum { O_DEFAULTS = 256, O_NO_SANDBOX };
+	enum { O_DEFAULTS = 256, O_NO_SANDBOX, O_CHECK };
 	static const struct option longopts[] = {
 		{ "defaults", no_argument, NULL, O_DEFAULTS },
+		{ "check", no_argument, NULL, O_CHECK },
 		{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -287,6 +288,7 @@ main(int argc, char **argv)
 	char **sets = xcalloc((size_t)argc + 1, sizeof(char *));
 	size_t nsets = 0;
 	bool defaults = false, no_sandbox = false, verbose = false;
+	bool check = false;
 	char err[512];
 	int ch, fd;
 
@@ -299,6 +301,7 @@ main(int argc, char **argv)
 		case 'o': sets[nsets++] = optarg; break;
 		case 'v': verbose = true; break;
 		case O_DEFAULTS: defaults = true; break;
+		case O_CHECK: check = true; break;
 		case O_NO_SANDBOX: no_sandbox = true; break;
 		default: usage();
 		}
@@ -324,6 +327,12 @@ main(int argc, char **argv)
 		*eq = '=';
 	}
 	free(sets);
+	if (check) {
+		printf("ptt-relay: [relay] of %s checks\n", conf ? conf :
+		    "(no file)");
+		param_free(relay_params, &R.cfg);
+		return 0;
+	}
 	if (verbose)
 		log_set_level(LOG_LVL_DEBUG);
 	if (no_sandbox)

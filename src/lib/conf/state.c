@@ -1,6 +1,7 @@
 /*
- * state.c - the state directory: 0700 directories, 0600 secrets written
- * atomically, and refusal to read a secret others could read (state.h).
+ * state.c - the state directory (0711), 0700 directories below it, 0600
+ * secrets written atomically, and refusal to read a secret others could
+ * read (state.h).
  *
  * Trusts: the caller's directory argument; relative names are checked.
  * Files are opened with O_NOFOLLOW so a planted symlink is not followed for
@@ -21,14 +22,13 @@
 
 #define PATH_MAXLEN 4096
 
+/* path as a directory of exactly mode (made, or an existing one set). */
 static int
-mkdir_0700(const char *path, char *err, size_t errlen)
+mkdir_mode(const char *path, mode_t mode, char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (mkdir(path, 0700) == 0)
-		return 0;
-	if (errno != EEXIST) {
+	if (mkdir(path, mode) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
 		return PTT_EIO;
 	}
@@ -36,8 +36,9 @@ mkdir_0700(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s exists and is not a directory", path);
 		return PTT_EIO;
 	}
-	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) != 0) {
-		snprintf(err, errlen, "chmod 0700 %s: %s", path, strerror(errno));
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) != 0) {
+		snprintf(err, errlen, "chmod %o %s: %s", (unsigned)mode, path,
+		    strerror(errno));
 		return PTT_EIO;
 	}
 	return 0;
@@ -57,7 +58,10 @@ state_init(const char *dir, char *err, size_t errlen)
 	}
 	/* Missing parents are created 0755 (like /var/lib/ptt, which also
 	 * holds the configuration repository); existing ones are left alone.
-	 * Only the state directory itself is 0700. */
+	 * The state directory itself is 0711: services that dropped to
+	 * their own user reach the certificates ptt-acme renews in it
+	 * (certs/, owned by that user) by name, but nobody can list it;
+	 * every secret lies in a 0700 directory below. */
 	for (i = 1; i < n; i++) {
 		if (path[i] != '/')
 			continue;
@@ -70,7 +74,7 @@ state_init(const char *dir, char *err, size_t errlen)
 	}
 	while (n > 1 && path[n - 1] == '/')
 		path[--n] = '\0';
-	r = mkdir_0700(path, err, errlen);
+	r = mkdir_mode(path, STATE_DIR_MODE, err, errlen);
 	return r;
 }
 
@@ -133,7 +137,7 @@ state_mkparents(const char *dir, const char *rel, char *err, size_t errlen)
 		if (path[i] != '/')
 			continue;
 		path[i] = '\0';
-		r = mkdir_0700(path, err, errlen);
+		r = mkdir_mode(path, 0700, err, errlen);
 		path[i] = '/';
 		if (r != 0)
 			return r;

@@ -1,11 +1,15 @@
 /*
  * state.h - the state directory: secrets and local state kept out of git.
  *
- * Layout (relative to the state directory, every directory 0700):
+ * Layout (relative to the state directory, itself 0711 so that services
+ * running as their own user can open certs/ by name; every directory
+ * below 0700):
  *	ca/ca.key  ca/ca.pem		internal CA (ca.h)
  *	tls/<service>.key .pem		service certificates (ca.h)
  *	dkim/<selector>.key		DKIM private keys
  *	tsig/<name>.key			TSIG keys
+ *	certs/<name>.pem .key		public certificates (ptt-acme, which
+ *					owns the directory)
  *	cache/config.git		clone of a remote configuration repository
  *
  * Every secret is one file of mode 0600, written atomically (temporary file,
@@ -27,8 +31,11 @@
 
 #define STATE_SECRET_MAX (1024 * 1024)	/* largest secret read */
 
-/* Create the state directory with mode 0700 (missing parents 0755), or
- * tighten an existing one to 0700. 0 or PTT_EIO with the reason in err. */
+#define STATE_DIR_MODE 0711
+
+/* Create the state directory with mode STATE_DIR_MODE (missing parents
+ * 0755), or set an existing one to it. 0 or PTT_EIO with the reason in
+ * err. */
 int state_init(const char *dir, char *err, size_t errlen);
 
 /* dir + "/" + rel into out. rel must be relative, without "." or ".."

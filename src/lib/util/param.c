@@ -343,12 +343,13 @@ param_main(const struct param *tab, void *obj, const char *section, int argc,
 {
 	static const struct option longopts[] = {
 		{ "defaults", no_argument, NULL, 'D' },
+		{ "check", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *file = NULL;
 	char **sets = xcalloc((size_t)argc + 1, sizeof(*sets));
 	char err[512];
-	int ch, nsets = 0, defaults = 0;
+	int ch, nsets = 0, defaults = 0, check = 0;
 
 	if (param_defaults(tab, obj, err, sizeof(err)) != 0)
 		panic("%s", err);
@@ -357,6 +358,7 @@ param_main(const struct param *tab, void *obj, const char *section, int argc,
 		case 'c': file = optarg; break;
 		case 'o': sets[nsets++] = optarg; break;
 		case 'D': defaults = 1; break;
+		case 'C': check = 1; break;
 		default: goto usage;
 		}
 	}
@@ -388,10 +390,16 @@ param_main(const struct param *tab, void *obj, const char *section, int argc,
 		}
 	}
 	free(sets);
+	if (check) {
+		printf("%s: [%s] of %s checks\n", argv[0], section,
+		    file ? file : "(no file)");
+		param_free(tab, obj);
+		exit(0);
+	}
 	return;
 usage:
 	fprintf(stderr, "usage: %s [-c ptt.conf] [-o name=value]... "
-	    "[--defaults]\n", argv[0]);
+	    "[--defaults] [--check]\n", argv[0]);
 fail:
 	/* exit(2) without leaks, so a sanitizer build reports nothing */
 	free(sets);

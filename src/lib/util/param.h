@@ -63,6 +63,8 @@ void param_free(const struct param *tab, void *obj);
  *   -c FILE        read section `section` of FILE (ptt.conf syntax)
  *   -o NAME=VALUE  set one parameter (repeatable; after the file)
  *   --defaults     print every parameter with its documentation, exit 0
+ *   --check        load the file and the -o settings, say so, exit 0
+ *                  (`ptt check` runs it for every service of a commit)
  * Defaults are applied first. Any error is printed with usage and exits 2.
  */
 void param_main(const struct param *tab, void *obj, const char *section,

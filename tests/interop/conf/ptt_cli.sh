@@ -11,13 +11,13 @@ export GIT_CONFIG_NOSYSTEM=1 HOME=$WORK
 
 commits() { git -C "$PTT_CONFIG" rev-list --count HEAD; }
 
-"$PTT" init example.test > "$WORK/init.out" 2>&1
-ok $? "ptt init example.test"
+"$PTT" init --bare example.test > "$WORK/init.out" 2>&1
+ok $? "ptt init --bare example.test"
 [ "$(commits)" = 1 ]; ok $? "init made one commit"
 git -C "$PTT_CONFIG" ls-tree -r --name-only HEAD | sort | tr '\n' ' ' > "$WORK/tree"
 [ "$(cat "$WORK/tree")" = "dns.policy ptt.conf users/.keep zones/.keep " ]; ok $? "ptt.conf, users/, zones/, dns.policy ($(cat "$WORK/tree"))"
 grep -q '^domain = example.test$' "$PTT_CONFIG/ptt.conf"; ok $? "ptt.conf names the domain"
-[ "$(stat -c %a "$PTT_STATE")" = 700 ]; ok $? "state directory is 0700"
+[ "$(stat -c %a "$PTT_STATE")" = 711 ]; ok $? "state directory is 0711 (not listable)"
 [ "$(stat -c %a "$PTT_STATE/ca/ca.key")" = 600 ]; ok $? "CA key is 0600"
 bad=0
 for s in submission signer relay mx spamfilter dns; do
@@ -26,7 +26,7 @@ for s in submission signer relay mx spamfilter dns; do
 	[ "$(stat -c %a "$PTT_STATE/tls/$s.key")" = 600 ] || bad=1
 done
 ok $bad "a verified certificate and a 0600 key per service"
-"$PTT" init example.test > /dev/null 2>&1
+"$PTT" init --bare example.test > /dev/null 2>&1
 [ $? = 1 ]; ok $? "second init refused"
 
 echo 'alice-secret-1' | "$PTT" adduser alice --forward alice@real.example \

@@ -16,7 +16,7 @@ export GIT_AUTHOR_NAME="Test Admin" GIT_AUTHOR_EMAIL=admin@example.test
 export GIT_COMMITTER_NAME="Test Admin" GIT_COMMITTER_EMAIL=admin@example.test
 G() { git -c safe.directory='*' -C "$PTT_CONFIG" "$@"; }
 
-"$PTT" init example.test > "$WORK/init.out" 2>&1; ok $? "ptt init example.test"
+"$PTT" init --bare example.test > "$WORK/init.out" 2>&1; ok $? "ptt init example.test"
 P=$(free_port); RP=$(free_port); RT=$(free_port)
 cat >> "$PTT_CONFIG/ptt.conf" <<C
 

@@ -27,7 +27,7 @@ CFG=$WORK/config; ST=$WORK/state
 P="$B/src/ptt/ptt --config $CFG --state $ST"
 AUTHSERV=mx.example.test
 
-$P init example.test > "$WORK/init.log" 2>&1 &&
+$P init --bare example.test > "$WORK/init.log" 2>&1 &&
 echo 'correct horse' | $P adduser alice --forward alice@real.test --password-stdin > /dev/null 2>&1 &&
 echo 'battery staple' | $P adduser carol --forward gone@real.test --password-stdin > /dev/null 2>&1
 ok $? "ptt init, adduser alice and carol (forward addresses at real.test)"

@@ -18,8 +18,8 @@ ST=$WORK/state
 P="$PTT --config $CFG --state $ST"
 AUTHSERV=mx.example.test
 
-$P init example.test > "$WORK/init.log" 2>&1
-ok $? "ptt init example.test"
+$P init --bare example.test > "$WORK/init.log" 2>&1
+ok $? "ptt init --bare example.test"
 echo 'correct horse' | $P adduser alice --forward alice@real.test --password-stdin > /dev/null 2>&1
 ok $? "ptt adduser alice"
 make_ca "$WORK/pub"		# the certificate the Internet sees (mx.example.test)

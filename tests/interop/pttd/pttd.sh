@@ -8,8 +8,11 @@
 #    a client got 250 for reaches the sink;
 #  - a configuration commit touching every service: each is rolled over
 #    to a new process with zero failed SMTP sessions and no lost message;
-#  - a commit with a broken ptt.conf: `ptt check` rejects it, the old
-#    instances keep running, the status shows why;
+#  - a commit with a broken ptt.conf, or with a value the signer's own
+#    parameter table refuses: `ptt check` rejects it, the old instances
+#    keep running, the status shows why;
+#  - a commit that checks but whose signer cannot start: the old signer
+#    stays;
 #  - SIGTERM to pttd stops every service.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
@@ -128,19 +131,33 @@ for s in dns relay signer submission; do
 done
 ok $([ $same -eq 4 ] && all_healthy; echo $?) "the old instances keep running, healthy ($same of 4 unchanged)"
 
-# 4. A commit that checks but that the signer refuses: its new instance
-# exits, the old one keeps serving, the deploy shows why.
+# 4. A value the signer's own parameter table refuses: ptt check runs
+# every service's section through it, so nothing is started.
 sed -i '/^this line is not a parameter$/d; s/^\[signer\]$/[signer]\nmax_rcpts = lots/' "$CFG/ptt.conf"
 commit_conf "the signer gets a value it cannot parse"
 bad2=$(git -C "$CFG" rev-parse HEAD)
 kill -HUP "$(cat "$WORK/pttd.pid")"
-wait_deploy "$bad2" failed
+wait_deploy "$bad2" '[a-z]*'
 out=$(last_deploy)
-ok $(echo "$out" | grep -q "^${bad2:0:12} failed signer: the new instance exited with status 2"; echo $?) "a new signer that exits is not rolled in: $out"
+ok $(echo "$out" | grep -q "^${bad2:0:12} rejected ptt check: .*\[signer\]: ptt.conf:[0-9]*: max_rcpts"; echo $?) \
+	"a bad value in the signer's section is rejected by ptt check, naming section and line: $out"
+ok $([ "$(svc_field signer pid)" = "${before[signer]}" ]; echo $?) "the signer was not touched"
+
+# 5. A commit that checks but that the signer refuses at start (its
+# certificate is missing): its new instance exits, the old one keeps
+# serving, the deploy shows why.
+sed -i 's/^max_rcpts = lots$/cert = \/nonexistent\/signer.pem/' "$CFG/ptt.conf"
+sed -i '/^\[signer\]$/,/^\[/{/^cert = .*tls\/signer.pem$/d}' "$CFG/ptt.conf"
+commit_conf "the signer's certificate is missing"
+bad3=$(git -C "$CFG" rev-parse HEAD)
+kill -HUP "$(cat "$WORK/pttd.pid")"
+wait_deploy "$bad3" failed
+out=$(last_deploy)
+ok $(echo "$out" | grep -q "^${bad3:0:12} failed signer: the new instance exited with status [0-9]"; echo $?) "a new signer that exits is not rolled in: $out"
 ok $([ "$(svc_field signer pid)" = "${before[signer]}" ] && [ "$(svc_field signer config)" = "$new" ] && all_healthy; echo $?) \
 	"the old signer keeps serving the previous configuration, every service healthy"
 
-# 5. SIGTERM: every service stops, then pttd.
+# 6. SIGTERM: every service stops, then pttd.
 pids=""; for s in dns relay signer submission; do pids="$pids $(svc_field $s pid)"; done
 kill -TERM "$(cat "$WORK/pttd.pid")"
 for i in $(seq 200); do kill -0 "$(cat "$WORK/pttd.pid")" 2>/dev/null || break; sleep 0.1; done

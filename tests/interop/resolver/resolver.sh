@@ -15,7 +15,7 @@ PROBE=$PTT_BUILD/tests/interop/resolver/dns_probe
 export PTT_CONFIG=$WORK/config PTT_STATE=$WORK/state
 export GIT_CONFIG_NOSYSTEM=1 HOME=$WORK
 
-"$PTT" init example.test > "$WORK/init.out" 2>&1; ok $? "ptt init (internal CA, resolver.internal certificate)"
+"$PTT" init --bare example.test > "$WORK/init.out" 2>&1; ok $? "ptt init (internal CA, resolver.internal certificate)"
 CA=$PTT_STATE/ca/ca.pem
 openssl x509 -in "$PTT_STATE/tls/resolver.pem" -noout -ext subjectAltName 2>/dev/null | grep -q DNS:resolver.internal
 ok $? "tls/resolver.pem names resolver.internal"

@@ -21,8 +21,8 @@ ST=$WORK/state
 # other tests); the sandbox itself is the same.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0
 
-$PTT --config "$CFG" --state "$ST" init example.test > "$WORK/init.log" 2>&1
-ok $? "ptt init example.test"
+$PTT --config "$CFG" --state "$ST" init --bare example.test > "$WORK/init.log" 2>&1
+ok $? "ptt init --bare example.test"
 chmod -R o+rX "$CFG" "$ST/ca" "$ST/tls"
 
 # probe NAME: signal the daemon NAME, wait for the probe's last line or the

@@ -16,7 +16,7 @@ PTT=$PTT_BUILD/src/ptt/ptt
 CFG=$WORK/config; ST=$WORK/state
 GRACE=15
 
-"$PTT" --config "$CFG" --state "$ST" init example.test > "$WORK/init.log" 2>&1
+"$PTT" --config "$CFG" --state "$ST" init --bare example.test > "$WORK/init.log" 2>&1
 ok $? "ptt init makes the repository, the state directory and the certificates"
 chmod -R o+rX "$CFG"
 chmod 711 "$WORK"

@@ -12,8 +12,8 @@ CFG=$WORK/config
 ST=$WORK/state
 P="$PTT --config $CFG --state $ST"
 
-$P init example.test > "$WORK/init.log" 2>&1
-ok $? "ptt init example.test"
+$P init --bare example.test > "$WORK/init.log" 2>&1
+ok $? "ptt init --bare example.test"
 echo 'correct horse' | $P adduser alice --forward alice@real.test --send-as sales@example.test --password-stdin > /dev/null 2>&1
 ok $? "ptt adduser alice"
 echo 'tls only' | $P adduser carol --forward carol@real.test --require-tls --password-stdin > /dev/null 2>&1

@@ -29,7 +29,7 @@ main(void)
 		return 1;
 	snprintf(dir, sizeof(dir), "%s/a/state", tmp);
 	is_int(state_init(dir, err, sizeof(err)), 0, "create state dir with parents");
-	is_int(mode_of(dir), 0700, "state dir is 0700");
+	is_int(mode_of(dir), 0711, "state dir is 0711 (traversable, not listable)");
 	snprintf(path, sizeof(path), "%s/a", tmp);
 	{
 		mode_t um = umask(0);
@@ -38,7 +38,7 @@ main(void)
 	}
 	chmod(dir, 0755);
 	is_int(state_init(dir, err, sizeof(err)), 0, "init an existing dir");
-	is_int(mode_of(dir), 0700, "existing dir tightened to 0700");
+	is_int(mode_of(dir), 0711, "existing dir set to 0711: no longer listable");
 
 	r = state_write_secret(dir, "dkim/sel1.key", "KEY1\n", 5, err, sizeof(err));
 	is_int(r, 0, "write a secret");
