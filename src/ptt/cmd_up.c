@@ -27,28 +27,6 @@
 
 #define HTTP_MAX (4 * 1024 * 1024)
 
-/* pttd next to ptt (installed) or in the build tree (src/pttd/pttd). */
-static void
-pttd_path(char *out, size_t len)
-{
-	char exe[PATH_MAX], *slash;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	ptt_strlcpy(out, "pttd", len);
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	if ((slash = strrchr(exe, '/')) == NULL)
-		return;
-	*slash = '\0';
-	snprintf(out, len, "%s/pttd", exe);
-	if (access(out, X_OK) == 0)
-		return;
-	snprintf(out, len, "%s/../pttd/pttd", exe);
-	if (access(out, X_OK) != 0)
-		ptt_strlcpy(out, "pttd", len);
-}
-
 int
 cmd_up(const struct ptt_ctx *ctx, int argc, char **argv)
 {
@@ -56,7 +34,9 @@ cmd_up(const struct ptt_ctx *ctx, int argc, char **argv)
 	char **av = xcalloc((size_t)argc + 12, sizeof(*av));
 	int n = 0;
 
-	pttd_path(exe, sizeof(exe));
+	ptt_exe(NULL, "pttd", "pttd", exe, sizeof(exe));
+	if (access(exe, X_OK) != 0)
+		ptt_strlcpy(exe, "pttd", sizeof(exe));	/* on the PATH */
 	av[n++] = exe;
 	av[n++] = "--config";
 	av[n++] = (char *)ctx->config;
