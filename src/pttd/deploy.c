@@ -21,6 +21,8 @@
  * then starting the new one; pttd keeps the listening socket open
  * meanwhile, so connections wait in its backlog instead of being refused.
  * If the new relay fails, one with the previous configuration is started.
+ * A service waiting for its certificate (watch.c) only takes the new
+ * configuration, to start with once the certificate exists.
  *
  * A source deploy (source.c built and tested a new commit of the ptt
  * source) goes through the same steps for every service, with the
@@ -447,7 +449,8 @@ static void
 roll_next(struct rollout *ro)
 {
 	struct pttd *d = ro->d;
-	char *text = NULL, err[512];
+	char *text = NULL, err[512], note[800];
+	const char *missing;
 	size_t len = 0;
 
 	if (ro->pos == ro->n) {
@@ -492,6 +495,23 @@ roll_next(struct rollout *ro)
 	}
 	free(text);
 	ro->old = ro->s->cur;
+	if (ro->old == NULL && (missing = watch_missing(ro->s)) != NULL) {
+		/* Nothing runs and its certificate is not there yet: it will
+		 * start with this configuration once it is (watch.c). */
+		if (ro->s->state == SS_RESTARTING)
+			evtimer_del(ro->s->restart_ev);
+		ptt_strlcpy(ro->s->commit, ro->commit, sizeof(ro->s->commit));
+		watch_wait(ro->s, missing);
+		snprintf(note, sizeof(note), "pttd: config %.12s applies once "
+		    "certificate %s exists", ro->commit, missing);
+		svc_log_line(ro->s, note);
+		ro->rolled++;
+		ro->s->rolling = false;
+		ro->s = NULL;
+		ro->pos++;
+		roll_next(ro);
+		return;
+	}
 	if (ro->old != NULL && ro->s->kind->exclusive) {
 		ro->phase = P_WAIT_OLD_EXIT;
 		ro->phase_at = time(NULL);

@@ -146,10 +146,11 @@ service_json(struct pttd *d, struct service *s, size_t nlog)
 		json_array_append_new(log, json_string(s->ring[i % RING_LINES]));
 	for (size_t i = 0; i < s->nls; i++)
 		json_array_append_new(ls, json_string(s->ls[i].addr));
-	return json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:I, "
-	    "s:s, s:I, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s, "
+	    "s:I, s:s, s:I, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
 	    "name", s->kind->name,
 	    "state", svc_state_name(s),
+	    "waiting", s->state == SS_WAITING ? s->waiting : "",
 	    "pid", (json_int_t)(s->cur ? s->cur->pid : 0),
 	    "version", s->cur != NULL && s->cur->source[0] ? s->cur->source :
 		PTTD_VERSION,
@@ -254,6 +255,20 @@ api_logs(struct pttd *d, struct evhttp_request *req)
 	    "next", (json_int_t)s->nlines, "lines", lines));
 }
 
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void
+label_value(struct evbuffer *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			evbuffer_add_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else
+			evbuffer_add(b, v, 1);
+	}
+}
+
 static void
 metrics(struct pttd *d, struct evhttp_request *req)
 {
@@ -269,6 +284,17 @@ metrics(struct pttd *d, struct evhttp_request *req)
 		evbuffer_add_printf(b, "ptt_service_up{service=\"%s\"} %d\n",
 		    d->svc[i].kind->name, d->svc[i].state == SS_RUNNING &&
 		    d->svc[i].health_ok);
+	evbuffer_add_printf(b, "# HELP ptt_service_waiting 1 when the service "
+	    "is not started, waiting for a file (reason).\n"
+	    "# TYPE ptt_service_waiting gauge\n");
+	for (size_t i = 0; i < d->nsvc; i++) {
+		const struct service *s = &d->svc[i];
+		bool w = s->state == SS_WAITING;
+		evbuffer_add_printf(b, "ptt_service_waiting{service=\"%s\",reason=\"",
+		    s->kind->name);
+		label_value(b, w ? s->waiting : "");
+		evbuffer_add_printf(b, "\"} %d\n", w);
+	}
 	evbuffer_add_printf(b, "# HELP ptt_service_restarts_total Restarts "
 	    "after a crash.\n# TYPE ptt_service_restarts_total counter\n");
 	for (size_t i = 0; i < d->nsvc; i++)

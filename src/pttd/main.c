@@ -12,7 +12,10 @@
  *   copies: while a service restarts, connections wait in the backlog.
  * - Processes (svc.c): per-service RLIMIT_AS and RLIMIT_NOFILE, output
  *   collected into a log (memory ring + state/pttd/logs/NAME.log),
- *   restart with exponential backoff after a crash. Each daemon
+ *   restart with exponential backoff after a crash.
+ * - Certificates (watch.c): a service whose public certificate or key
+ *   does not exist yet waits for it instead of crashing; a renewed one
+ *   (ptt-acme) is handed to its instances by SIGHUP. Each daemon
  *   sandboxes itself (util/sandbox.h); pttd does not need to.
  * - Health (health.c): SMTP greeting/EHLO/NOOP/QUIT, TLS with pttd's
  *   internal certificate (pttd.internal), or an SOA query for ptt-dns.
@@ -98,6 +101,7 @@ on_stop(void *arg)
 	source_stop(d);
 	for (size_t i = 0; i < d->nsvc; i++) {
 		evtimer_del(d->svc[i].restart_ev);
+		watch_stop(&d->svc[i]);
 		health_cancel(&d->svc[i]);
 		if (d->svc[i].health_ev != NULL)
 			evtimer_del(d->svc[i].health_ev);
@@ -333,6 +337,7 @@ main(int argc, char **argv)
 			if (svc_configure(s, text, len, err, sizeof(err)) != 0 ||
 			    svc_open_listeners(s, err, sizeof(err)) != 0)
 				fatal("%s: %s", k->name, err);
+			watch_start(s);
 		}
 	}
 	free(text);

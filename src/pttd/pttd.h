@@ -23,6 +23,7 @@
 
 #define SVC_MAX 8
 #define SVC_LISTEN_MAX 4
+#define SVC_WATCH_MAX 2		/* files watched per service (watch.c) */
 #define RING_LINES 200		/* log lines kept in memory per service */
 #define DEPLOYS_MAX 20		/* deploys remembered for the page */
 
@@ -44,6 +45,26 @@ struct svc_kind {
 	bool own_sockets;	/* binds its listeners itself (Unbound):
 				 * pttd only checks them */
 	const char *queue_param;	/* relay: the queue directory parameter */
+	/* Parameters naming files the service loads at start and again on
+	 * SIGHUP (its public certificate and key, which ptt-acme renews):
+	 * pttd starts it only once they all exist and sends SIGHUP when they
+	 * changed (watch.c). */
+	const char *watch[SVC_WATCH_MAX];
+};
+
+/* What identifies a version of a file (watch.c). */
+struct fstamp {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t size;
+};
+
+struct watch {
+	char path[512];		/* empty: the parameter is not set */
+	struct fstamp told;	/* as loaded by the instances (start, SIGHUP) */
+	struct fstamp seen;	/* at the previous look */
 };
 
 struct listener {
@@ -73,7 +94,9 @@ struct inst {
 	struct inst *next;		/* all instances (struct pttd) */
 };
 
-enum svc_state { SS_STOPPED, SS_STARTING, SS_RUNNING, SS_RESTARTING };
+/* SS_WAITING: not started, a watched file is missing (watch.c). */
+enum svc_state { SS_STOPPED, SS_STARTING, SS_RUNNING, SS_RESTARTING,
+	SS_WAITING };
 
 struct counters {
 	unsigned long long accepted, rejected, deferred, bounced, delivered;
@@ -105,6 +128,9 @@ struct service {
 	char health_msg[256];
 	time_t health_at;
 	bool rolling;			/* a deploy is replacing cur */
+	struct watch watch[SVC_WATCH_MAX];	/* kind->watch's files */
+	struct event *watch_ev;		/* looks at them (watch.c) */
+	char waiting[600];		/* SS_WAITING: why */
 	/* logs */
 	char *ring[RING_LINES];
 	unsigned long long nlines;	/* lines ever seen (ring index) */
@@ -190,6 +216,22 @@ void svc_log_line(struct service *s, const char *line);
 void svc_free(struct service *s);
 /* Set up a service's timers (before its first start). */
 void svc_init_events(struct service *s);
+
+/* watch.c: the files named by kind->watch */
+/* The watched file that does not exist, or NULL when all do. */
+const char *watch_missing(const struct service *s);
+/* The value of kind->watch[i] in the section just read (svc_configure;
+ * empty: not set). A path that changed is looked at anew. */
+void watch_set(struct service *s, size_t i, const char *path);
+/* Do not start the service: missing does not exist (SS_WAITING). */
+void watch_wait(struct service *s, const char *missing);
+/* An instance is about to load the files: remember their versions (when
+ * no other instance runs, which would hold older ones). */
+void watch_loaded(struct service *s);
+/* Look at the files every health_interval: start a waiting service once
+ * they exist, SIGHUP the running instances once they changed. */
+void watch_start(struct service *s);
+void watch_stop(struct service *s);
 
 /* health.c */
 typedef void (*health_cb)(struct service *s, bool ok, const char *msg,

@@ -7,7 +7,8 @@
  *
  * pttd reads a service's section of ptt.conf only for what it must know
  * before starting it: the listen addresses, the relay's queue directory,
- * and, for ptt-dns (which takes options rather than -c), the options. The
+ * the certificate files it waits for and watches (watch.c), and, for
+ * ptt-dns (which takes options rather than -c), the options. The
  * daemon itself parses the file with its own parameter table.
  *
  * Trusts: ptt.conf as committed (validated by `ptt check` before a
@@ -50,10 +51,11 @@ static const struct svc_kind kinds[] = {
 	{ .name = "submission", .bin = "ptt-submission", .subdir = "submission",
 	  .param_style = true, .listen = { "listen_submission", "listen_smtps" },
 	  .listen_def = { "0.0.0.0:587", "0.0.0.0:465" },
-	  .tls_listen = { false, true }, .health = HS_SMTP },
+	  .tls_listen = { false, true }, .health = HS_SMTP,
+	  .watch = { "cert", "key" } },
 	{ .name = "mx", .bin = "ptt-mx", .subdir = "mx", .param_style = true,
 	  .listen = { "listen" }, .listen_def = { "0.0.0.0:25" },
-	  .health = HS_SMTP },
+	  .health = HS_SMTP, .watch = { "cert", "key" } },
 	{ .name = "spamfilter", .bin = "ptt-spamfilter", .subdir = "spamfilter",
 	  .param_style = true, .listen = { "listen" },
 	  .listen_def = { "127.0.0.1:10028" }, .tls_def = true,
@@ -140,6 +142,7 @@ struct scan {
 	bool have[SVC_LISTEN_MAX];
 	int tls;		/* -1 unset */
 	char queue[512];
+	char watch[SVC_WATCH_MAX][512];
 };
 
 static bool
@@ -165,6 +168,9 @@ scan_kv(const struct kv *kv, void *arg)
 		sc->tls = truthy(kv->value);
 	if (k->queue_param != NULL && strcmp(kv->name, k->queue_param) == 0)
 		ptt_strlcpy(sc->queue, kv->value, sizeof(sc->queue));
+	for (int i = 0; i < SVC_WATCH_MAX && k->watch[i] != NULL; i++)
+		if (strcmp(kv->name, k->watch[i]) == 0)
+			ptt_strlcpy(sc->watch[i], kv->value, sizeof(sc->watch[i]));
 }
 
 static void
@@ -238,6 +244,8 @@ svc_configure(struct service *s, const char *conf, size_t len, char *err,
 		s->ls[i].addr[0] = '\0';
 	}
 	s->nls = n;
+	for (size_t i = 0; i < SVC_WATCH_MAX; i++)
+		watch_set(s, i, sc.watch[i]);
 	free(s->queue_dir);
 	s->queue_dir = sc.queue[0] ? xstrdup(sc.queue) : NULL;
 	free(s->section);
@@ -545,7 +553,12 @@ svc_spawn(struct service *s, const char *commit, char *err, size_t errlen)
 	int p[2];
 	pid_t pid;
 	char **av;
+	const char *missing;
 
+	if ((missing = watch_missing(s)) != NULL) {
+		snprintf(err, errlen, "waiting for certificate %s", missing);
+		return NULL;
+	}
 	/* A service runs its own build: during a source deploy the services
 	 * not rolled over yet keep the previous one. */
 	if (s->src_root[0] != '\0')
@@ -566,6 +579,7 @@ svc_spawn(struct service *s, const char *commit, char *err, size_t errlen)
 	svc_conf_path(d, commit, conf_path, sizeof(conf_path));
 	av = build_argv(s, exe, conf_path, text, len);
 	free(text);
+	watch_loaded(s);
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		free_argv(av);
@@ -642,9 +656,17 @@ void
 svc_start(struct service *s)
 {
 	char err[512];
+	const char *missing;
 
 	if (s->d->stopping)
 		return;
+	/* Waiting for its certificate is not a crash: watch.c starts it. */
+	if ((missing = watch_missing(s)) != NULL) {
+		watch_wait(s, missing);
+		return;
+	}
+	if (s->state == SS_WAITING)
+		s->health_msg[0] = '\0';
 	s->cur = svc_spawn(s, s->commit, err, sizeof(err));
 	if (s->cur == NULL) {
 		char note[600];
@@ -759,6 +781,7 @@ svc_state_name(const struct service *s)
 	case SS_STOPPED: return "stopped";
 	case SS_RESTARTING: return "restarting";
 	case SS_STARTING: return "starting";
+	case SS_WAITING: return "waiting";
 	case SS_RUNNING:
 		return s->health_ok ? "healthy" : "unhealthy";
 	}
@@ -777,6 +800,8 @@ svc_free(struct service *s)
 		event_free(s->restart_ev);
 	if (s->health_ev != NULL)
 		event_free(s->health_ev);
+	if (s->watch_ev != NULL)
+		event_free(s->watch_ev);
 	if (s->logfd >= 0)
 		close(s->logfd);
 	free(s->section);

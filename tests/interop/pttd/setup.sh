@@ -2,7 +2,8 @@
 # pttd runs it from ptt.conf, and ptt-sink as the outside MX; shared by
 # pttd.sh, source.sh and the browser test. Source after lib.sh and
 # dns/common.sh.
-# Sets CFG ST P PTTD_URL SINK SUB_PORT and the helpers below.
+# Sets CFG ST P PTTD_URL SINK SUB_PORT, the helpers of status.sh and
+# those below.
 B=$PTT_BUILD
 CFG=$WORK/config; ST=$WORK/state
 P="$B/src/ptt/ptt --config $CFG --state $ST"
@@ -86,33 +87,11 @@ ca = $ST/ca/ca.pem
 signer = 127.0.0.1:$signer_port
 config_repo = $CFG
 CONF
-git -C "$CFG" add ptt.conf && git -C "$CFG" -c user.name=test -c user.email=test@example.test \
-	commit -qm "pttd runs the outbound stack" ptt.conf
-ok $? "ptt.conf with [pttd] and every service's section committed"
-chmod -R o+rX "$CFG"
-
 PTTD_URL=http://127.0.0.1:$status_port
-# `ptt up` execs pttd (same pid) with the repository and state directory.
-start_bg pttd $P up
-
-# status_json: the JSON status; svc_field NAME FIELD: one field of a service.
-status_json() { curl -fs --max-time 5 "$PTTD_URL/api/status"; }
-svc_field() {
-	status_json | $PY -c 'import json,sys; j=json.load(sys.stdin); print([s for s in j["services"] if s["name"]==sys.argv[1]][0][sys.argv[2]])' "$1" "$2" 2>/dev/null
-}
-all_healthy() {
-	status_json | $PY -c 'import json,sys; j=json.load(sys.stdin); sys.exit(0 if all(s["state"]=="healthy" for s in j["services"]) else 1)' 2>/dev/null
-}
-wait_healthy() {	# wait_healthy [SECONDS]
-	local i
-	for i in $(seq $(( ${1:-30} * 5 ))); do all_healthy && return 0; sleep 0.2; done
-	return 1
-}
-# commit_conf MESSAGE: commit the work tree's ptt.conf.
-commit_conf() {
-	git -C "$CFG" -c user.name=test -c user.email=test@example.test commit -qm "$1" ptt.conf
-	chmod -R o+rX "$CFG"
-}
+. "$PTT_SRC/tests/interop/pttd/status.sh"
+commit_conf "pttd runs the outbound stack"
+ok $? "ptt.conf with [pttd] and every service's section committed"
+start_pttd
 
 # The steady load: one message per session, each with its own subject;
 # load.log gets "OK n" or "FAIL n reason" per session.
