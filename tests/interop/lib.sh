@@ -99,3 +99,14 @@ wait_line() {
 	done
 	return 1
 }
+
+# ptt_repo_env: a configuration repository and state directory in $WORK
+# for the ptt command (PTT_CONFIG, PTT_STATE), a git identity for the
+# commits a test makes by hand, and G: git in that repository.
+ptt_repo_env() {
+	export PTT_CONFIG=$WORK/config PTT_STATE=$WORK/state
+	export GIT_CONFIG_NOSYSTEM=1 HOME=$WORK
+	export GIT_AUTHOR_NAME="Test Admin" GIT_AUTHOR_EMAIL=admin@example.test
+	export GIT_COMMITTER_NAME="Test Admin" GIT_COMMITTER_EMAIL=admin@example.test
+}
+G() { git -c safe.directory='*' -C "$PTT_CONFIG" "$@"; }

@@ -15,11 +15,7 @@
 . "$PTT_SRC/tests/interop/lib.sh"
 PTT=$PTT_BUILD/src/ptt/ptt
 DNSD=$PTT_BUILD/src/dns/ptt-dns
-export PTT_CONFIG=$WORK/config PTT_STATE=$WORK/state
-export GIT_CONFIG_NOSYSTEM=1 HOME=$WORK
-export GIT_AUTHOR_NAME="Test Admin" GIT_AUTHOR_EMAIL=admin@example.test
-export GIT_COMMITTER_NAME="Test Admin" GIT_COMMITTER_EMAIL=admin@example.test
-G() { git -c safe.directory='*' -C "$PTT_CONFIG" "$@"; }
+ptt_repo_env
 C=$PTT_CONFIG/ptt.conf
 # value SECTION NAME: NAME's value in [SECTION] of ptt.conf
 value() { awk -v s="[$1]" -v n="$2" '/^\[/ { in_s = ($0 == s) } in_s && $1 == n { sub(/^[^=]*= */, ""); print; exit }' "$C"; }

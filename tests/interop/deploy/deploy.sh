@@ -32,11 +32,7 @@ fi
 ip link set lo up
 . "$PTT_SRC/tests/interop/lib.sh"
 PTT=$PTT_BUILD/src/ptt/ptt
-export PTT_CONFIG=$WORK/config PTT_STATE=$WORK/state
-export GIT_CONFIG_NOSYSTEM=1 HOME=$WORK
-export GIT_AUTHOR_NAME="Test Admin" GIT_AUTHOR_EMAIL=admin@example.test
-export GIT_COMMITTER_NAME="Test Admin" GIT_COMMITTER_EMAIL=admin@example.test
-G() { git -c safe.directory='*' -C "$PTT_CONFIG" "$@"; }
+ptt_repo_env
 C=$PTT_CONFIG/ptt.conf
 for p in pebble swaks; do
 	command -v $p > /dev/null || { skip "$p is not installed" "scripts/deps.sh"; done_testing; exit; }

@@ -10,11 +10,7 @@
 PTT=$PTT_BUILD/src/ptt/ptt
 DNSD=$PTT_BUILD/src/dns/ptt-dns
 RESOLVER=$PTT_BUILD/src/resolver/ptt-resolver
-export PTT_CONFIG=$WORK/config PTT_STATE=$WORK/state
-export GIT_CONFIG_NOSYSTEM=1 HOME=$WORK
-export GIT_AUTHOR_NAME="Test Admin" GIT_AUTHOR_EMAIL=admin@example.test
-export GIT_COMMITTER_NAME="Test Admin" GIT_COMMITTER_EMAIL=admin@example.test
-G() { git -c safe.directory='*' -C "$PTT_CONFIG" "$@"; }
+ptt_repo_env
 
 "$PTT" init --bare example.test > "$WORK/init.out" 2>&1; ok $? "ptt init example.test"
 P=$(free_port); RP=$(free_port); RT=$(free_port)
