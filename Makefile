@@ -7,7 +7,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-build check check-asan demo fuzz bench bench-outbound clean
+.PHONY: all deps deps-build install check check-asan demo fuzz bench bench-outbound clean
 
 all: deps-build
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
@@ -18,6 +18,13 @@ deps-build:
 
 deps:
 	@scripts/deps.sh all
+
+# Under /usr/local (meson's prefix): ptt, pttd and the daemons, the spam
+# model, pttd's systemd unit and the docs; then README's "Running it for
+# your domain".
+install: all
+	@scripts/deps.sh run
+	meson install -C $(BUILD) --no-rebuild
 
 check: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)

@@ -7,6 +7,7 @@ set -eu
 BUILD="gcc make pkg-config meson ninja-build libssl-dev libevent-dev
  libunbound-dev libldns-dev libgit2-dev libseccomp-dev libpsl-dev libidn2-dev
  libsodium-dev libcurl4-openssl-dev libjansson-dev openssl git"
+RUN="unbound dns-root-data ca-certificates"
 TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules python3
  python3-aiosmtpd iproute2 procps knot knot-dnsutils bind9-dnsutils unbound
@@ -14,18 +15,19 @@ TEST="clang libclang-rt-14-dev postfix swaks libnet-ssleay-perl
  opendkim-tools opendkim opendmarc libmail-dmarc-perl openssh-server pebble
  ldnsutils dns-root-data spamassassin spamd spamc chromium nodejs curl"
 
-want="$BUILD $TEST"
+want="$BUILD $RUN $TEST" tests=yes
 case "${1:-all}" in
-  build) want="$BUILD" ;;
+  build) want="$BUILD" tests=no ;;
+  run) want="$BUILD $RUN" tests=no ;;
   all) ;;
-  *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|run|all]" >&2; exit 2 ;;
 esac
 
 # The browser test's playwright-core (npm registry), pinned by
 # tests/browser/package-lock.json; it drives Debian's chromium.
 npm_browser() {
   local dir; dir=$(cd "$(dirname "$0")/.." && pwd)/tests/browser
-  if [ "$want" != "$BUILD" ] && [ ! -d "$dir/node_modules/playwright-core" ] &&
+  if [ "$tests" = yes ] && [ ! -d "$dir/node_modules/playwright-core" ] &&
       command -v npm >/dev/null; then
     (cd "$dir" && npm ci --no-audit --no-fund >/dev/null) ||
       echo "deps: npm ci in $dir failed (the browser test needs it)" >&2
@@ -38,7 +40,7 @@ for p in $want; do
   [ "$s" = installed ] || missing="$missing $p"
 done
 # Debian's nodejs comes without npm (its own package); NodeSource's has it.
-[ "$want" != "$BUILD" ] && ! command -v npm >/dev/null && missing="$missing npm"
+[ "$tests" = yes ] && ! command -v npm >/dev/null && missing="$missing npm"
 [ -z "$missing" ] && { npm_browser; exit 0; }
 
 if [ "$(id -u)" != 0 ]; then
