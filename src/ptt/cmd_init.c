@@ -337,9 +337,11 @@ cmd_init(const struct ptt_ctx *ctx, int argc, char **argv)
 	if (ret == PTT_EXIT_OK) {
 		printf("configuration in %s, state in %s\n", ctx->config, ctx->state);
 		if (!o.bare)
-			printf("next: ptt adduser NAME --forward REAL@ADDR; "
-			    "publish what ptt dns-records prints (NS and glue at "
-			    "the parent); ptt up\n");
+			printf("next: ptt adduser NAME --forward REAL@ADDR (and a "
+			    "user postmaster, or postmaster = NAME in [mx] and "
+			    "[relay]: RFC 5321 4.5.1); publish what ptt "
+			    "dns-records prints (NS and glue at the parent); "
+			    "ptt up\n");
 	}
 out:
 	conf_repo_close(r);
