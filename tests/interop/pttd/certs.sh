@@ -4,14 +4,18 @@
 # user the services become):
 #  - configured before it exists, the mx is not started but "waiting for
 #    certificate PATH" in the status JSON, `ptt status` and /metrics, with
-#    no restart counted; once the files appear pttd starts it and its
-#    STARTTLS (openssl s_client) presents that certificate;
+#    no restart counted; a configuration commit meanwhile is deployed
+#    to it without starting it; once the files appear pttd starts it
+#    (with that configuration) and its STARTTLS (openssl s_client)
+#    presents that certificate;
 #  - the files replaced the way ptt-acme does (temporary files, rename
 #    the certificate, rename the key) with a certificate for another
 #    name: pttd sends the mx one SIGHUP, new handshakes present the new
 #    certificate, the mx keeps its pid, and an SMTP session (Python
 #    smtplib, STARTTLS) opened before the change completes a transaction
-#    afterwards, through ptt-sink standing in for the spamfilter.
+#    afterwards, through ptt-sink standing in for the spamfilter;
+#  - a certificate renewed for the same key (only the .pem replaced) is
+#    handed over the same way, with one more SIGHUP.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
 B=$PTT_BUILD
@@ -98,6 +102,16 @@ subject() {
 		-servername mx.example.test < /dev/null 2>/dev/null |
 		openssl x509 -noout -subject -nameopt RFC2253 2>/dev/null
 }
+# wait_subject CN: until a new handshake shows CN (at most a minute);
+# prints the last subject seen.
+wait_subject() {
+	local i s
+	for i in $(seq 120); do
+		s=$(subject); echo "$s" | grep -q "CN=$1" && break
+		sleep 0.5
+	done
+	echo "$s"
+}
 # install DIR NAME: the certificate and key the way ptt-acme writes them:
 # each to a temporary file, then rename the certificate, then the key.
 install_pair() {
@@ -124,13 +138,24 @@ sleep 4
 ok $([ "$(mx_field state)" = waiting ] && [ "$(mx_field restarts)" = 0 ] &&
 	! grep -q "started pid" "$WORK/pttd.log"; echo $?) \
 	"still waiting after several health ticks: no start, no restart counted ($(mx_field restarts))"
+# A configuration commit meanwhile: the waiting mx takes it, to start
+# with it later; the deploy does not fail on it.
+sed -i 's/^\[mx\]$/[mx]\nmax_rcpts = 50/' "$CFG/ptt.conf"
+commit_conf "the mx takes at most 50 recipients"
+new=$(git -C "$CFG" rev-parse HEAD)
+kill -HUP "$(cat "$WORK/pttd.pid")"
+wait_deploy "$new" '\(deployed\|failed\)'
+ok $(last_deploy | grep -q "^${new:0:12} deployed"; echo $?) "a commit while it waits is deployed: $(last_deploy)"
+ok $([ "$(mx_field state)" = waiting ] && [ "$(mx_field config)" = "$new" ] && [ "$(mx_field restarts)" = 0 ]; echo $?) \
+	"the mx still waits, now with the new configuration"
 
 # 2. ptt-acme obtains the certificate: the mx starts and presents it.
 install_pair "$WORK/pub" server
 ok $? "the certificate and key are written as ptt-acme does"
 wait_state healthy 90
 ok $? "pttd starts the mx once the files exist, and it is healthy"
-ok $([ "$(mx_field restarts)" = 0 ] && [ "$(mx_field waiting)" = "" ]; echo $?) "no restart counted, no longer waiting"
+ok $([ "$(mx_field restarts)" = 0 ] && [ "$(mx_field waiting)" = "" ] && [ "$(mx_field config)" = "$new" ]; echo $?) \
+	"no restart counted, no longer waiting, running the configuration committed meanwhile"
 pid=$(mx_field pid)
 s=$(subject)
 ok $(echo "$s" | grep -q "CN=mx.example.test"; echo $?) "STARTTLS presents the certificate that appeared: $s"
@@ -168,16 +193,26 @@ ok $(grep -qx mx.example.test "$WORK/ready" 2>/dev/null; echo $?) "a session is 
 # 4. Renewal: another certificate replaces the pair.
 install_pair "$WORK/pub" renewed.example.test
 ok $? "the pair is replaced (rename certificate, rename key) by one for renewed.example.test"
-for i in $(seq 120); do
-	s=$(subject); echo "$s" | grep -q "CN=renewed.example.test" && break
-	sleep 0.5
-done
+s=$(wait_subject renewed.example.test)
 ok $(echo "$s" | grep -q "CN=renewed.example.test"; echo $?) "a new STARTTLS handshake presents the renewed certificate: $s"
 ok $([ "$(mx_field pid)" = "$pid" ] && [ "$(mx_field restarts)" = 0 ] && [ "$(mx_field state)" = healthy ]; echo $?) \
 	"the same mx process (pid $pid) serves it: no restart"
 n=$(grep -c "mx: certificate $CERTS/mail.example.test.\(pem\|key\) changed, SIGHUP to pid $pid" "$WORK/pttd.log")
 ok $([ "$n" = 1 ]; echo $?) "pttd logged one SIGHUP to pid $pid for the pair ($n)"
 grep "SIGHUP to pid" "$WORK/pttd.log" | sed 's/^/# /'
+# A certificate renewed for the same key: only the .pem changes; pttd
+# signals once the pair stopped changing for a tick.
+openssl req -new -key "$WORK/pub/renewed.example.test.key" -subj /CN=again.example.test \
+	-out "$WORK/pub/again.csr" 2>/dev/null &&
+printf 'subjectAltName=DNS:again.example.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > "$WORK/pub/again.ext" &&
+openssl x509 -req -in "$WORK/pub/again.csr" -CA "$WORK/pub/ca.pem" -CAkey "$WORK/pub/ca.key" \
+	-CAcreateserial -days 2 -extfile "$WORK/pub/again.ext" -out "$WORK/pub/again.pem" 2>/dev/null &&
+cp "$WORK/pub/again.pem" "$CERTS/.pem.tmp" && chmod 644 "$CERTS/.pem.tmp" && mv "$CERTS/.pem.tmp" "$PEM"
+ok $? "the certificate alone is replaced (same key, name again.example.test)"
+s=$(wait_subject again.example.test)
+ok $(echo "$s" | grep -q "CN=again.example.test"; echo $?) "new handshakes present it: $s"
+n=$(grep -c "mx: certificate $PEM changed, SIGHUP to pid $pid" "$WORK/pttd.log")
+ok $([ "$n" = 2 ] && [ "$(mx_field pid)" = "$pid" ]; echo $?) "one more SIGHUP to the same pid ($n in all)"
 touch "$WORK/go"
 for i in $(seq 600); do kill -0 $SESSION 2>/dev/null || break; sleep 0.1; done
 ok $(grep -q "^OK mx.example.test" "$WORK/session.out"; echo $?) \

@@ -29,3 +29,16 @@ wait_healthy() {	# wait_healthy [SECONDS]
 	for i in $(seq $(( ${1:-30} * 5 ))); do all_healthy && return 0; sleep 0.2; done
 	return 1
 }
+# wait_deploy COMMIT OUTCOME-REGEX: until the status lists that deploy;
+# last_deploy: the newest deploy as "commit12 outcome detail".
+wait_deploy() {
+	local i
+	for i in $(seq 300); do
+		status_json | grep -q "\"commit\":\"$1\",\"outcome\":\"$2\"" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+last_deploy() {
+	status_json | $PY -c 'import json,sys; d=json.load(sys.stdin)["deploys"][0]; print(d["commit"][:12], d["outcome"], d["detail"])'
+}
