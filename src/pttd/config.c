@@ -26,7 +26,9 @@ const struct param pttd_params[] = {
 	  "how often the configuration repository is checked for a new "
 	  "commit (SIGHUP checks at once)" },
 	{ "health_interval", PARAM_TIME, "5s", 1, 3600, NULL, O(health_interval),
-	  "time between two health checks of a service" },
+	  "time between two health checks of a service, and between two "
+	  "looks at the certificate files of mx and submission (started once "
+	  "they exist, sent SIGHUP when they changed)" },
 	{ "health_timeout", PARAM_TIME, "5s", 1, 60, NULL, O(health_timeout),
 	  "time one health check may take" },
 	{ "restart_delay", PARAM_TIME, "1s", 1, 3600, NULL, O(restart_delay),

@@ -201,7 +201,8 @@ void inst_stop(struct inst *in);
 void svc_reaped(struct pttd *d, pid_t pid, int status);
 /* Start a service's current instance now. */
 void svc_start(struct service *s);
-/* The state shown: stopped, starting, healthy, unhealthy, restarting. */
+/* The state shown: stopped, starting, healthy, unhealthy, restarting,
+ * waiting (for its certificate). */
 const char *svc_state_name(const struct service *s);
 /* Path of the ptt.conf copy of a commit in the state directory. */
 void svc_conf_path(struct pttd *d, const char *commit, char *out, size_t len);
