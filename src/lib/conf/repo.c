@@ -347,7 +347,7 @@ conf_repo_open(struct conf_repo **out, const struct conf_repo_opts *o,
 		snprintf(pub, sizeof(pub), "%s.pub", o->ssh_key);
 		if (access(pub, R_OK) == 0)
 			r->ssh_pub = xstrdup(pub);
-		if ((ret = state_init(o->cache_dir, err, errlen)) != 0) {
+		if ((ret = state_mkdir(o->cache_dir, 0700, err, errlen)) != 0) {
 			conf_repo_close(r);
 			return ret;
 		}

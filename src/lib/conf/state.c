@@ -47,6 +47,12 @@ mkdir_mode(const char *path, mode_t mode, char *err, size_t errlen)
 int
 state_init(const char *dir, char *err, size_t errlen)
 {
+	return state_mkdir(dir, STATE_DIR_MODE, err, errlen);
+}
+
+int
+state_mkdir(const char *dir, mode_t mode, char *err, size_t errlen)
+{
 	char path[PATH_MAXLEN];
 	size_t i, n;
 	int r;
@@ -74,7 +80,7 @@ state_init(const char *dir, char *err, size_t errlen)
 	}
 	while (n > 1 && path[n - 1] == '/')
 		path[--n] = '\0';
-	r = mkdir_mode(path, STATE_DIR_MODE, err, errlen);
+	r = mkdir_mode(path, mode, err, errlen);
 	return r;
 }
 

@@ -37,6 +37,10 @@
  * 0755), or set an existing one to it. 0 or PTT_EIO with the reason in
  * err. */
 int state_init(const char *dir, char *err, size_t errlen);
+/* The same for any directory of mode (0700: private ones, such as the
+ * cache of a remote configuration repository, which holds the users'
+ * password hashes). */
+int state_mkdir(const char *dir, mode_t mode, char *err, size_t errlen);
 
 /* dir + "/" + rel into out. rel must be relative, without "." or ".."
  * components. 0, PTT_EINVAL (bad rel) or PTT_ENOSPC (too long). */
