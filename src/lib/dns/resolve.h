@@ -307,5 +307,8 @@ void resolve_done_pkt(struct dns_query *q, struct ldns_struct_pkt *pkt,
  * byte is a TEMPFAIL. Exposed for the fuzz harness. */
 void dot_answer(struct dns_query *q, uint16_t id, const uint8_t *wire,
     size_t len);
+/* dot.c: TLS connections a DNS over TLS resolver has opened so far (0 for
+ * another backend); queries share them, for tests and metrics. */
+unsigned long resolver_dot_connections(const struct resolver *r);
 
 #endif

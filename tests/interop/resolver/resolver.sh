@@ -7,6 +7,7 @@
 # port with the internal CA; a tampered anchor (bogus answers) gives a
 # failure, never data: DNS_BOGUS when libunbound validates, SERVFAIL (a
 # temporary failure) when the resolver does; SIGTERM stops Unbound.
+# Queries in flight at once, and rounds of them, share one connection.
 . "$PTT_SRC/tests/interop/lib.sh"
 . "$PTT_SRC/tests/interop/dns/common.sh"
 PTT=$PTT_BUILD/src/ptt/ptt
@@ -66,6 +67,9 @@ out=$("$PROBE" --dot "127.0.0.1:$RT" --ca "$CA" --anchor "$DS" mx.example.test A
 ok $? "resolve.c over DoT: mx.example.test A, secure"
 out=$("$PROBE" --dot "127.0.0.1:$RT" --ca "$CA" --anchor "$DS" nope.example.test A 2>&1)
 [ "$(echo "$out" | head -1)" = "nxdomain secure" ]; ok $? "validated NXDOMAIN ($out)"
+out=$("$PROBE" --dot "127.0.0.1:$RT" --ca "$CA" --repeat 25 --rounds 3 --pause-ms 300 mx.example.test A 2>&1)
+ok $([ "$out" = "answers=75 ok=75 connections=1" ]; echo $?) \
+	"75 queries in three rounds of 25 in flight share one TLS connection to Unbound ($out)"
 out=$("$PROBE" --dot "127.0.0.1:$RT" --ca "$CA" --anchor "$DS" --name relay.internal example.test MX 2>/dev/null)
 [ "$out" = "tempfail insecure" ]; ok $? "certificate name other than expected: failure ($out)"
 make_ca "$WORK/otherca" > /dev/null 2>&1
