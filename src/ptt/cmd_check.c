@@ -15,11 +15,9 @@
  * services' parameter tables. The programs run are ptt's own.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conf/global.h"
@@ -29,48 +27,7 @@
 #include "pttd/config.h"
 #include "util/buf.h"
 #include "util/mem.h"
-
-/* Run argv with output to out (up to 2000 bytes); its exit status, or -1. */
-static int
-run_capture(char *const argv[], struct buf *out)
-{
-	int p[2], status;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return -1;
-	if ((pid = fork()) == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv(argv[0], argv);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		return -1;
-	}
-	for (;;) {
-		char b[512];
-		ssize_t n = read(p[0], b, sizeof(b));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (out->len < 2000)
-			buf_add(out, b, (size_t)n);
-	}
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	while (out->len > 0 && out->data[out->len - 1] == '\n')
-		buf_truncate(out, out->len - 1);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#include "util/proc.h"
 
 /* Each service of [pttd] reads its section of the commit's ptt.conf.
  * The number of services that do not; *n: how many were checked. */
@@ -116,7 +73,7 @@ check_sections(struct conf_repo *r, const char *commit, size_t *n)
 		    name, exe, sizeof(exe));
 		char *argv[] = { exe, "-c", file, "--check", NULL };
 		buf_init(&out, 0);
-		if ((rc = run_capture(argv, &out)) != 0) {
+		if ((rc = proc_run_capture(argv, &out, 2000)) != 0) {
 			/* "EXE: FILE:LINE: reason" as "ptt.conf:LINE: reason" */
 			buf_addc(&out, '\0');
 			const char *m = strstr(out.data, file);

@@ -34,8 +34,6 @@
  * Trusts: the repository's contents only after `ptt check` passed them;
  * the services' own parsers check their sections again.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +48,7 @@
 #include "pttd/pttd.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/proc.h"
 
 enum phase { P_WAIT_OLD_EXIT, P_WAIT_READY, P_CHECK };
 
@@ -177,8 +176,7 @@ run_check(struct pttd *d, const char *commit, struct buf *out)
 {
 	char exe[1200];
 	const char *av[16];
-	int n = 0, p[2], status;
-	pid_t pid;
+	int n = 0;
 
 	if (d->cfg.ptt != NULL && d->cfg.ptt[0] != '\0')
 		ptt_strlcpy(exe, d->cfg.ptt, sizeof(exe));
@@ -200,39 +198,7 @@ run_check(struct pttd *d, const char *commit, struct buf *out)
 	av[n++] = "check";
 	av[n++] = commit;
 	av[n] = NULL;
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		buf_addf(out, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv(exe, (char *const *)av);
-		dprintf(2, "exec %s: %s\n", exe, strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		buf_addf(out, "fork: %s", strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		char b[1024];
-		ssize_t r = read(p[0], b, sizeof(b));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (out->len < 4000)
-			buf_add(out, b, (size_t)r);
-	}
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	while (out->len > 0 && out->data[out->len - 1] == '\n')
-		buf_truncate(out, out->len - 1);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return proc_run_capture((char *const *)av, out, 4000) == 0 ? 0 : -1;
 }
 
 static void roll_next(struct rollout *ro);
