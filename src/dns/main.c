@@ -417,37 +417,6 @@ on_changed(struct dnsd *d, struct zone *z, const char *keyname, void *arg)
 
 /* ---- UDP ---- */
 
-static int
-udp_bind(const char *hostport, char *err, size_t errlen)
-{
-	char host[256], port[32];
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
-	    .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai;
-	int fd, one = 1;
-
-	/* a UDP socket passed by pttd or systemd (LISTEN_FDS) */
-	if ((fd = net_inherited(hostport, SOCK_DGRAM)) >= 0)
-		return fd;
-	if (net_split_hostport(hostport, host, sizeof(host), port,
-	    sizeof(port)) != 0 || getaddrinfo(strcmp(host, "*") == 0 ? NULL :
-	    host, port, &hints, &ai) != 0) {
-		snprintf(err, errlen, "bad address %s", hostport);
-		return PTT_EINVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		snprintf(err, errlen, "udp %s: %s", hostport, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return PTT_EIO;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
 static void
 on_udp(evutil_socket_t fd, short what, void *arg)
 {
@@ -692,7 +661,7 @@ main(int argc, char **argv)
 	s->base = ev_base_new();
 	check_zones(s, true);
 	for (size_t i = 0; i < nlisten; i++) {
-		int ufd = udp_bind(addrs[i], err, sizeof(err));
+		int ufd = net_bind_udp(addrs[i], err, sizeof(err));
 		if (ufd < 0)
 			fatal("%s", err);
 		int tfd = net_listen(addrs[i], err, sizeof(err));

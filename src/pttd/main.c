@@ -331,7 +331,7 @@ main(int argc, char **argv)
 			s->kind = k;
 			s->d = d;
 			for (size_t j = 0; j < SVC_LISTEN_MAX; j++)
-				s->ls[j].fd = -1;
+				s->ls[j].fd = s->ls[j].ufd = -1;
 			svc_init_events(s);
 			ptt_strlcpy(s->commit, head, sizeof(s->commit));
 			if (svc_configure(s, text, len, err, sizeof(err)) != 0 ||

@@ -44,6 +44,7 @@ struct svc_kind {
 	bool exclusive;		/* owns state: never two instances at once */
 	bool own_sockets;	/* binds its listeners itself (Unbound):
 				 * pttd only checks them */
+	bool udp;		/* each listener is a UDP socket too (DNS) */
 	const char *queue_param;	/* relay: the queue directory parameter */
 	/* Parameters naming files the service loads at start and again on
 	 * SIGHUP (its public certificate and key, which ptt-acme renews):
@@ -70,6 +71,7 @@ struct watch {
 struct listener {
 	char addr[128];
 	int fd;			/* pttd's copy, passed to every instance */
+	int ufd;		/* the UDP socket of kind->udp, or -1 */
 	bool tls;		/* implicit TLS (else plain/STARTTLS) */
 };
 

@@ -1,7 +1,8 @@
 /*
  * svc.c - pttd's services: what each kind needs (executable, listeners,
  * health check), starting an instance with its listening sockets passed
- * by the LISTEN_FDS convention (sd_listen_fds(3); util/net.c takes them),
+ * by the LISTEN_FDS convention (sd_listen_fds(3); util/net.c takes them;
+ * ptt-dns gets a UDP socket beside each TCP one),
  * per-service resource limits, collecting its output into a log, and
  * restarting a crashed one with exponential backoff.
  *
@@ -39,7 +40,7 @@
 static const struct svc_kind kinds[] = {
 	{ .name = "dns", .bin = "ptt-dns", .subdir = "dns", .param_style = false,
 	  .listen = { "listen" }, .listen_def = { "127.0.0.1:53" },
-	  .health = HS_DNS },
+	  .health = HS_DNS, .udp = true },
 	{ .name = "relay", .bin = "ptt-relay", .subdir = "relay",
 	  .param_style = true, .listen = { "listen" },
 	  .listen_def = { "127.0.0.1:10026" }, .tls_param = "implicit_tls",
@@ -227,8 +228,10 @@ svc_configure(struct service *s, const char *conf, size_t len, char *err,
 				 * running instance keeps its own copy of the old). */
 				if (l->fd >= 0)
 					close(l->fd);
+				if (l->ufd >= 0)
+					close(l->ufd);
 				ptt_strlcpy(l->addr, w, sizeof(l->addr));
-				l->fd = -1;
+				l->fd = l->ufd = -1;
 			}
 			l->tls = k->tls_listen[i] || (i == 0 &&
 			    (sc.tls >= 0 ? sc.tls == 1 : k->tls_def));
@@ -240,7 +243,9 @@ svc_configure(struct service *s, const char *conf, size_t len, char *err,
 	for (size_t i = n; i < s->nls; i++) {
 		if (s->ls[i].fd >= 0)
 			close(s->ls[i].fd);
-		s->ls[i].fd = -1;
+		if (s->ls[i].ufd >= 0)
+			close(s->ls[i].ufd);
+		s->ls[i].fd = s->ls[i].ufd = -1;
 		s->ls[i].addr[0] = '\0';
 	}
 	s->nls = n;
@@ -261,12 +266,17 @@ svc_open_listeners(struct service *s, char *err, size_t errlen)
 	for (size_t i = 0; i < s->nls; i++) {
 		struct listener *l = &s->ls[i];
 		int fd;
-		if (l->fd >= 0)
-			continue;
 		/* pttd itself may run under systemd socket activation. */
-		if ((fd = net_listen(l->addr, err, errlen)) < 0)
-			return -1;
-		l->fd = fd;
+		if (l->fd < 0) {
+			if ((fd = net_listen(l->addr, err, errlen)) < 0)
+				return -1;
+			l->fd = fd;
+		}
+		if (s->kind->udp && l->ufd < 0) {
+			if ((fd = net_bind_udp(l->addr, err, errlen)) < 0)
+				return -1;
+			l->ufd = fd;
+		}
 	}
 	return 0;
 }
@@ -492,7 +502,7 @@ static _Noreturn void
 child(struct service *s, int outw, char **av)
 {
 	struct pttd *d = s->d;
-	int hi[SVC_LISTEN_MAX], devnull;
+	int hi[2 * SVC_LISTEN_MAX], devnull;
 	char num[32];
 	sigset_t none;
 
@@ -500,11 +510,18 @@ child(struct service *s, int outw, char **av)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	size_t npass = s->kind->own_sockets ? 0 : s->nls;
+	/* Its listeners (TCP, then UDP for kind->udp) as 3, 4, ... */
+	int pass[2 * SVC_LISTEN_MAX];
+	size_t npass = 0;
+	for (size_t i = 0; !s->kind->own_sockets && i < s->nls; i++) {
+		pass[npass++] = s->ls[i].fd;
+		if (s->kind->udp)
+			pass[npass++] = s->ls[i].ufd;
+	}
 	/* Move everything above the target range first. */
-	int base = 3 + (int)s->nls + 8;
+	int base = 3 + (int)npass + 8;
 	for (size_t i = 0; i < npass; i++)
-		hi[i] = fcntl(s->ls[i].fd, F_DUPFD, base);
+		hi[i] = fcntl(pass[i], F_DUPFD, base);
 	outw = fcntl(outw, F_DUPFD, base);
 	devnull = open("/dev/null", O_RDONLY);
 	dup2(devnull, 0);
@@ -791,9 +808,12 @@ svc_state_name(const struct service *s)
 void
 svc_free(struct service *s)
 {
-	for (size_t i = 0; i < s->nls; i++)
+	for (size_t i = 0; i < s->nls; i++) {
 		if (s->ls[i].fd >= 0)
 			close(s->ls[i].fd);
+		if (s->ls[i].ufd >= 0)
+			close(s->ls[i].ufd);
+	}
 	for (size_t i = 0; i < RING_LINES; i++)
 		free(s->ring[i]);
 	if (s->restart_ev != NULL)

@@ -74,7 +74,8 @@ net_set_nonblock(int fd)
 }
 
 static struct addrinfo *
-resolve(const char *hostport, int passive, char *err, size_t errlen)
+resolve(const char *hostport, int passive, int socktype, char *err,
+    size_t errlen)
 {
 	char host[256], port[32];
 	struct addrinfo hints, *res = NULL;
@@ -86,7 +87,7 @@ resolve(const char *hostport, int passive, char *err, size_t errlen)
 		return NULL;
 	}
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_socktype = socktype;
 	hints.ai_flags = passive ? AI_PASSIVE : 0;
 	hints.ai_flags |= AI_NUMERICSERV;
 	r = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints, &res);
@@ -206,15 +207,17 @@ net_inherited(const char *hostport, int socktype)
 	return LISTEN_FDS_START + found;
 }
 
-int
-net_listen(const char *hostport, char *err, size_t errlen)
+/* An inherited socket of socktype for hostport, or a new one bound to it
+ * (and listening, for SOCK_STREAM). */
+static int
+bind_socket(const char *hostport, int socktype, char *err, size_t errlen)
 {
 	struct addrinfo *res, *ai;
 	int fd = -1, one = 1, saved = 0;
 
-	if ((fd = net_inherited(hostport, SOCK_STREAM)) >= 0)
+	if ((fd = net_inherited(hostport, socktype)) >= 0)
 		return fd;
-	if ((res = resolve(hostport, 1, err, errlen)) == NULL)
+	if ((res = resolve(hostport, 1, socktype, err, errlen)) == NULL)
 		return PTT_EINVAL;
 	/* With "*", prefer the IPv6 wildcard, which also takes IPv4. */
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -226,7 +229,7 @@ net_listen(const char *hostport, char *err, size_t errlen)
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 511) == 0)
+		    (socktype != SOCK_STREAM || listen(fd, 511) == 0))
 			break;
 		saved = errno;
 		close(fd);
@@ -234,10 +237,23 @@ net_listen(const char *hostport, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		snprintf(err, errlen, "listen %s: %s", hostport, strerror(saved));
+		snprintf(err, errlen, "%s %s: %s", socktype == SOCK_STREAM ?
+		    "listen" : "udp", hostport, strerror(saved));
 		return PTT_EIO;
 	}
 	return fd;
+}
+
+int
+net_listen(const char *hostport, char *err, size_t errlen)
+{
+	return bind_socket(hostport, SOCK_STREAM, err, errlen);
+}
+
+int
+net_bind_udp(const char *hostport, char *err, size_t errlen)
+{
+	return bind_socket(hostport, SOCK_DGRAM, err, errlen);
 }
 
 int
@@ -246,7 +262,7 @@ net_connect(const char *hostport, char *err, size_t errlen)
 	struct addrinfo *res, *ai;
 	int fd = -1, saved = 0;
 
-	if ((res = resolve(hostport, 0, err, errlen)) == NULL)
+	if ((res = resolve(hostport, 0, SOCK_STREAM, err, errlen)) == NULL)
 		return PTT_EINVAL;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |

@@ -27,6 +27,9 @@ int net_split_hostport(const char *s, char *host, size_t hostlen,
 /* Listen on host:port (SO_REUSEADDR, backlog 511); returns an fd or a
  * negative PTT_E* code with a reason in err. */
 int net_listen(const char *hostport, char *err, size_t errlen);
+/* The same for a UDP socket (bound, non-blocking): an inherited one for
+ * hostport, or a new one. */
+int net_bind_udp(const char *hostport, char *err, size_t errlen);
 /* The inherited socket of type socktype (SOCK_STREAM listening, or
  * SOCK_DGRAM bound) for hostport, or -1 when there is none (see above). */
 int net_inherited(const char *hostport, int socktype);

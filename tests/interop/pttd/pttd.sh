@@ -36,6 +36,12 @@ ok $(echo "$out" | grep -Eq '^relay +healthy' && echo "$out" | grep -Eq '^signer
 echo "$out" | sed 's/^/# /'
 out=$($P logs relay 2>&1)
 ok $(echo "$out" | grep -q 'ptt-relay\[[0-9]*\]: info: listening on'; echo $?) "ptt logs relay shows the relay's own log lines"
+# ptt-dns takes its UDP socket from pttd too (LISTEN_FDS, as under systemd)
+users=$(ss -Hulpn "sport = :$dns_port" 2>/dev/null | grep -o '"[a-z-]*"' | sort -u | tr '\n' ' ')
+ok $(echo "$users" | grep -q '"pttd"' && echo "$users" | grep -q '"ptt-dns"'; echo $?) \
+	"ptt-dns's UDP socket on port $dns_port is the one pttd opened ($users)"
+kdig +short +time=2 +retry=0 @127.0.0.1 -p "$dns_port" example.test SOA | grep -q hostmaster
+ok $? "ptt-dns answers over UDP on it"
 
 # A configured token is required, also on loopback: a second pttd with
 # no services and only a status page.
