@@ -305,8 +305,10 @@ cmd_init(const struct ptt_ctx *ctx, int argc, char **argv)
 			.state = st, .queue = queue,
 			.ipv4 = o.v4.len ? o.v4.data : "",
 			.ipv6 = o.v6.len ? o.v6.data : "",
-			.mx = "0.0.0.0:25", .submission = "0.0.0.0:587",
-			.smtps = "0.0.0.0:465", .dns = "0.0.0.0:53",
+			/* "*": IPv6 and IPv4 (net.h), for the AAAA
+			 * records of --ip. */
+			.mx = "*:25", .submission = "*:587",
+			.smtps = "*:465", .dns = "*:53",
 			.status = "127.0.0.1:8080",
 			.signer = 10025, .relay = 10026, .spamfilter = 10028,
 			.resolver = 10053, .resolver_tls = 10853, .dns_port = 53,

@@ -31,9 +31,9 @@ done
 ok $([ -z "$missing" ]; echo $?) "ptt.conf has a section for every service and the zone (missing:${missing:- none})"
 [ "$(value pttd services)" = "dns resolver acme relay signer spamfilter mx submission" ]
 ok $? "pttd runs every service, ptt-acme included"
-[ "$(value mx listen)" = 0.0.0.0:25 ] && [ "$(value submission listen_submission)" = 0.0.0.0:587 ] &&
-	[ "$(value submission listen_smtps)" = 0.0.0.0:465 ] && [ "$(value dns listen)" = 0.0.0.0:53 ]
-ok $? "the public listeners: 25, 587, 465 and 53"
+[ "$(value mx listen)" = '*:25' ] && [ "$(value submission listen_submission)" = '*:587' ] &&
+	[ "$(value submission listen_smtps)" = '*:465' ] && [ "$(value dns listen)" = '*:53' ]
+ok $? "the public listeners: 25, 587, 465 and 53, IPv6 and IPv4"
 [ "$(value mx hostname)" = mail.example.test ] && [ "$(value acme names)" = mail.example.test ] &&
 	[ "$(value zone mail_host)" = mail.example.test ]
 ok $? "one mail host, mail.example.test: the mx's name, the certificate's, the MX target"
