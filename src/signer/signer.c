@@ -913,20 +913,11 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 /* ---- main ---- */
 
 static void
-stopped(void *arg)
-{
-	struct signer *sg = arg;
-
-	event_base_loopexit(sg->base, NULL);
-}
-
-static void
 on_stop(void *arg)
 {
 	struct signer *sg = arg;
 
-	hop_drain(sg->relay);
-	smtp_server_shutdown(sg->srv, stopped, sg);
+	hop_stop(sg->relay, sg->srv, sg->base);
 }
 
 int

@@ -133,20 +133,11 @@ on_message(struct smtp_session *s, const struct smtp_envelope *env,
 }
 
 static void
-stopped(void *arg)
-{
-	struct filter *fl = arg;
-
-	event_base_loopexit(fl->base, NULL);
-}
-
-static void
 on_stop(void *arg)
 {
 	struct filter *fl = arg;
 
-	hop_drain(fl->next);
-	smtp_server_shutdown(fl->srv, stopped, fl);
+	hop_stop(fl->next, fl->srv, fl->base);
 }
 
 static void

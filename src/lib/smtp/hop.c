@@ -106,6 +106,19 @@ hop_drain(struct hop *h)
 		smtp_client_free(h->idle[--h->nidle]);
 }
 
+static void
+hop_stopped(void *arg)
+{
+	event_base_loopexit(arg, NULL);
+}
+
+void
+hop_stop(struct hop *next, struct smtp_server *srv, struct event_base *base)
+{
+	hop_drain(next);
+	smtp_server_shutdown(srv, hop_stopped, base);
+}
+
 void
 hop_free(struct hop *h)
 {

@@ -78,5 +78,12 @@ struct smtp_server *hop_listen(struct event_base *base, const char *addr,
     const struct smtp_hooks *hooks, void *arg);
 /* The same check without the log line. */
 bool hop_peer_is(SSL *ssl, const char *list);
+/*
+ * SIGTERM for a hop in the middle (signer, spamfilter): close the idle
+ * connections to next, let srv's sessions finish (smtp_server_shutdown),
+ * then end base's event loop.
+ */
+void hop_stop(struct hop *next, struct smtp_server *srv,
+    struct event_base *base);
 
 #endif
