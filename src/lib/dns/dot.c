@@ -61,12 +61,15 @@ struct dot_backend {
 	unsigned timeout_ms;
 	unsigned long nfail;	/* connection failures logged so far */
 	struct dot_conn *conn;	/* where new queries go, or NULL */
+	struct dot_conn *conns;	/* every open connection (a new one, old
+				 * ones finishing their queries) */
 	unsigned long connects;	/* connections opened (resolver_dot_stats) */
 };
 
 /* One TLS connection and the queries written to it, not yet answered. */
 struct dot_conn {
 	struct dot_backend *b;
+	struct dot_conn *next;		/* b->conns */
 	struct bufferevent *bev;
 	SSL *ssl;
 	struct dot_query *inflight;	/* doubly linked through prev/next */
@@ -128,8 +131,15 @@ conn_unlink(struct dot_query *dq)
 static void
 conn_free(struct dot_conn *c)
 {
+	struct dot_conn **pp;
+
 	if (c->b->conn == c)
 		c->b->conn = NULL;
+	for (pp = &c->b->conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
 	if (c->bev)
 		bufferevent_free(c->bev);	/* frees the SSL too */
 	if (c->idle)
@@ -357,6 +367,8 @@ conn_get(struct dot_backend *b)
 		return b->conn;
 	c = xcalloc(1, sizeof(*c));
 	c->b = b;
+	c->next = b->conns;
+	b->conns = c;
 	if ((c->idle = evtimer_new(b->base, conn_idle, c)) == NULL)
 		fatal("evtimer_new failed");
 	c->ssl = tls_client_ssl(b->ctx, NULL, b->name, b->addr);
@@ -483,8 +495,8 @@ dot_free(struct resolver *r)
 	struct dot_backend *b = resolver_backend(r);
 
 	/* resolver_free cancelled every query first. */
-	if (b->conn != NULL)
-		conn_free(b->conn);
+	while (b->conns != NULL)
+		conn_free(b->conns);
 	SSL_CTX_free(b->ctx);
 	free(b);
 }
