@@ -547,7 +547,6 @@ main(int argc, char **argv)
 {
 	struct smtp_server_config sc;
 	struct smtp_hooks hooks;
-	struct tls_opts to;
 	struct conf_repo_opts ro;
 	struct resolver_opts rs;
 	struct hop_opts ho;
@@ -565,26 +564,14 @@ main(int argc, char **argv)
 		spam_feats_init(&M.feats, M.spam.opts, false);
 		spam_warm_up(&M.spam, &M.feats);	/* before the sandbox */
 	}
-	if (M.cfg.domain == NULL || M.cfg.cert == NULL || M.cfg.key == NULL ||
-	    M.cfg.internal_cert == NULL || M.cfg.internal_key == NULL ||
-	    M.cfg.ca == NULL)
-		fatal("domain, cert, key, internal_cert, internal_key and ca "
-		    "are required");
+	if (M.cfg.domain == NULL)
+		fatal("domain is required");
 	M.authserv_id = M.cfg.authserv_id[0] ? M.cfg.authserv_id :
 	    M.cfg.hostname;
 	M.base = ev_base_new();
 
-	memset(&to, 0, sizeof(to));
-	to.cert_file = M.cfg.cert;
-	to.key_file = M.cfg.key;
-	if ((M.pub_tls = tls_server_ctx(&to, err, sizeof(err))) == NULL)
-		fatal("%s", err);
-	to.cert_file = M.cfg.internal_cert;
-	to.key_file = M.cfg.internal_key;
-	to.ca_file = M.cfg.ca;
-	to.verify_peer = true;
-	if ((M.int_tls = tls_client_ctx(&to, err, sizeof(err))) == NULL)
-		fatal("%s", err);
+	hop_front_tls(M.cfg.cert, M.cfg.key, M.cfg.internal_cert,
+	    M.cfg.internal_key, M.cfg.ca, &M.pub_tls, &M.int_tls);
 	memset(&ho, 0, sizeof(ho));
 	ho.addr = M.cfg.spamfilter;
 	ho.name = M.cfg.spamfilter_name;

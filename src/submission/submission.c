@@ -578,31 +578,18 @@ main(int argc, char **argv)
 	static struct sub sb;	/* large (failure table): not on the stack */
 	struct smtp_server_config sc;
 	struct smtp_hooks hooks;
-	struct tls_opts to;
 	struct conf_repo_opts ro;
 	char err[512], rnd[32];
 	struct timeval tv;
 
 	log_init(argv[0]);
 	param_main(params, &sb.cfg, "submission", argc, argv);
-	if (sb.cfg.domain == NULL || sb.cfg.cert == NULL || sb.cfg.key == NULL ||
-	    sb.cfg.internal_cert == NULL || sb.cfg.internal_key == NULL ||
-	    sb.cfg.ca == NULL)
-		fatal("domain, cert, key, internal_cert, internal_key and ca "
-		    "are required");
+	if (sb.cfg.domain == NULL)
+		fatal("domain is required");
 	sb.base = ev_base_new();
 
-	memset(&to, 0, sizeof(to));
-	to.cert_file = sb.cfg.cert;
-	to.key_file = sb.cfg.key;
-	if ((sb.pub_tls = tls_server_ctx(&to, err, sizeof(err))) == NULL)
-		fatal("%s", err);
-	to.cert_file = sb.cfg.internal_cert;
-	to.key_file = sb.cfg.internal_key;
-	to.ca_file = sb.cfg.ca;
-	to.verify_peer = true;
-	if ((sb.int_tls = tls_client_ctx(&to, err, sizeof(err))) == NULL)
-		fatal("%s", err);
+	hop_front_tls(sb.cfg.cert, sb.cfg.key, sb.cfg.internal_cert,
+	    sb.cfg.internal_key, sb.cfg.ca, &sb.pub_tls, &sb.int_tls);
 	{
 		struct hop_opts ho;
 		memset(&ho, 0, sizeof(ho));

@@ -106,6 +106,30 @@ hop_drain(struct hop *h)
 		smtp_client_free(h->idle[--h->nidle]);
 }
 
+void
+hop_front_tls(const char *cert, const char *key, const char *icert,
+    const char *ikey, const char *ca, SSL_CTX **pub, SSL_CTX **internal)
+{
+	struct tls_opts to;
+	char err[512];
+
+	if (cert == NULL || key == NULL || icert == NULL || ikey == NULL ||
+	    ca == NULL)
+		fatal("cert, key, internal_cert, internal_key and ca are "
+		    "required");
+	memset(&to, 0, sizeof(to));
+	to.cert_file = cert;
+	to.key_file = key;
+	if ((*pub = tls_server_ctx(&to, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	to.cert_file = icert;
+	to.key_file = ikey;
+	to.ca_file = ca;
+	to.verify_peer = true;
+	if ((*internal = tls_client_ctx(&to, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+}
+
 static void
 hop_stopped(void *arg)
 {

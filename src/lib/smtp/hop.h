@@ -43,6 +43,15 @@ struct hop_opts {
 	unsigned pool;		/* idle connections kept (0: none) */
 };
 
+/*
+ * The TLS of a front door (mx, submission): the public server context from
+ * cert and key (what ptt-acme renews) and the internal client context from
+ * icert and ikey, verifying the next hop against ca. fatal() when one is
+ * not set or does not load.
+ */
+void hop_front_tls(const char *cert, const char *key, const char *icert,
+    const char *ikey, const char *ca, SSL_CTX **pub, SSL_CTX **internal);
+
 /* NULL with err when addr does not parse. Copies what it keeps. */
 struct hop *hop_new(struct event_base *base, const struct hop_opts *o,
     char *err, size_t errlen);
