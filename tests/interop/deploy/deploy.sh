@@ -12,7 +12,8 @@
 # 127.0.0.2:25, and the spam model of the build tree.
 # Then:
 #  - ptt-acme gets mail.example.test's certificate from pebble by DNS-01
-#    through ptt-dns; mx (25) and submission (587) serve it;
+#    through ptt-dns; mx (25) and submission (587) serve it, and after a
+#    forced renewal serve the new one without a restart;
 #  - every service is healthy (ptt status);
 #  - the signer published its DKIM keys at ptt-dns, and ptt dns-check
 #    (through ptt-resolver over DNS over TLS) finds every record;
@@ -112,6 +113,23 @@ served() {	# served PORT: the fingerprint of the certificate STARTTLS offers
 for i in $(seq 120); do [ -n "$want" ] && [ "$(served 25)" = "$want" ] && [ "$(served 587)" = "$want" ] && break; sleep 0.5; done
 [ "$(served 25)" = "$want" ]; ok $? "the mx on port 25 offers it with STARTTLS"
 [ "$(served 587)" = "$want" ]; ok $? "submission on port 587 offers it"
+
+# ---- a renewal reaches the running services (pttd's SIGHUP) ----
+. "$PTT_SRC/tests/interop/pttd/status.sh"
+mxpid=$(svc_field mx pid); subpid=$(svc_field submission pid)
+kill -USR1 "$(svc_field acme pid)"	# ptt-acme: renew now
+new=$want
+for i in $(seq 120); do
+	new=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256 2>/dev/null)
+	[ -n "$new" ] && [ "$new" != "$want" ] && break
+	sleep 0.5
+done
+ok $([ -n "$new" ] && [ "$new" != "$want" ]; echo $?) "a forced renewal (SIGUSR1 to ptt-acme) wrote a new certificate"
+for i in $(seq 120); do [ "$(served 25)" = "$new" ] && [ "$(served 587)" = "$new" ] && break; sleep 0.5; done
+[ "$(served 25)" = "$new" ] && [ "$(served 587)" = "$new" ]
+ok $? "mx and submission offer the new one"
+[ "$(svc_field mx pid)" = "$mxpid" ] && [ "$(svc_field submission pid)" = "$subpid" ]
+ok $? "without a restart (the same processes: pttd sent SIGHUP)"
 
 # ---- every service healthy ----
 healthy() {
