@@ -3,7 +3,7 @@
  * repository, the state directory (0711), the internal CA and one
  * certificate per service (docs/internal-tls.md).
  *
- *	ptt init DOMAIN [--host NAME] [--ip ADDR]... [--acme production|
+ *	ptt init DOMAIN --ip ADDR [--ip ADDR]... [--host NAME] [--acme production|
  *	    staging|URL] [--queue DIR] [--bare]
  *
  * The first commit holds ptt.conf, users/, zones/ and dns.policy. ptt.conf
@@ -274,6 +274,12 @@ cmd_init(const struct ptt_ctx *ctx, int argc, char **argv)
 		    "the global part only (as with --bare): ptt-dns serves the "
 		    "zones of a local work tree");
 		o.bare = true;
+	}
+	if (!o.bare && o.v4.len == 0 && o.v6.len == 0) {
+		say("init: --ip ADDR, the mail host's public address, is needed: "
+		    "the zone's A/AAAA records, the name server's glue and SPF "
+		    "come from it (--bare: only the global part of ptt.conf)");
+		goto out_opts;
 	}
 	/* The state first: it is idempotent, so a failed init can be rerun. */
 	if ((ret = init_state(ctx->state, o.domain, false)) != 0)

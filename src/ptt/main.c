@@ -26,7 +26,7 @@ static const struct command {
 	const char *usage;
 	const char *doc;
 } commands[] = {
-	{ "init", cmd_init, "DOMAIN [--host NAME] [--ip ADDR]... "
+	{ "init", cmd_init, "DOMAIN --ip ADDR [--ip ADDR]... [--host NAME] "
 	  "[--acme production|staging|URL] [--queue DIR] [--bare]",
 	  "create the configuration repository (every service's section, "
 	  "unless --bare, and the zone), the state directory, the internal "

@@ -20,6 +20,9 @@ C=$PTT_CONFIG/ptt.conf
 # value SECTION NAME: NAME's value in [SECTION] of ptt.conf
 value() { awk -v s="[$1]" -v n="$2" '/^\[/ { in_s = ($0 == s) } in_s && $1 == n { sub(/^[^=]*= */, ""); print; exit }' "$C"; }
 
+"$PTT" init example.test > "$WORK/noip.out" 2>&1; r=$?
+ok $([ $r = 2 ] && grep -q -- '--ip ADDR' "$WORK/noip.out" && [ ! -e "$PTT_CONFIG" ]; echo $?) \
+	"without --ip: refused (exit $r), nothing made: the zone would have no addresses"
 "$PTT" init example.test --ip 127.0.0.1 --ip ::1 > "$WORK/init.out" 2>&1
 ok $? "ptt init example.test --ip 127.0.0.1 --ip ::1"
 [ "$(G rev-list --count HEAD)" = 2 ] && G show --stat HEAD | grep -q 'zones/example.test.zone'
