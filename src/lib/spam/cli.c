@@ -41,14 +41,19 @@ usage(void)
 	    "training options: --suffix S (only files ending in S)\n"
 	    "  --algo lr|nb|nblr  --bits N (16-24)  --epochs N  --eta X  --lambda X\n"
 	    "  --spam-weight X  --alpha X  --seed N  --folds N  --target-fp X\n"
-	    "  --average N  --min-df N\n"
-	    "  --bigrams  --header-words  --shapes  --no-normalize  --blocked-folds\n"
+	    "  --average N  --min-df N  --dropout P  --iterate-average\n"
+	    "features: --shapes --html-attrs (default; --no-shapes --no-html-attrs)\n"
+	    "  --bigrams  --header-words  --html-values  --anchors  --url-parts\n"
+	    "  --subject-grams  --header-order  --no-normalize\n"
+	    "  --blocked-folds (cv: contiguous folds per directory)\n"
 	    "  --scores FILE (cv: each message's out-of-fold log-odds)\n");
 }
 
 enum {
 	O_HAM = 256, O_SPAM, O_SUFFIX, O_ALGO, O_BITS, O_EPOCHS, O_ETA, O_LAMBDA,
-	O_SW, O_ALPHA, O_SEED, O_FOLDS, O_TFP, O_NOBI, O_HW, O_NONORM, O_BLOCKED, O_SCORES, O_AVG, O_MINDF, O_SHAPES
+	O_SW, O_ALPHA, O_SEED, O_FOLDS, O_TFP, O_NOBI, O_HW, O_NONORM, O_BLOCKED, O_SCORES, O_AVG, O_MINDF, O_SHAPES,
+	O_URLPARTS, O_SUBJGRAMS, O_HDRORDER, O_HTMLATTRS, O_ITERAVG, O_DROPOUT,
+	O_HTMLVALS, O_ANCHORS, O_NOHTMLATTRS, O_NOSHAPES
 };
 
 static bool
@@ -85,6 +90,16 @@ parse(int argc, char **argv, struct args *a)
 		{ "bigrams", no_argument, NULL, O_NOBI },
 		{ "header-words", no_argument, NULL, O_HW },
 		{ "shapes", no_argument, NULL, O_SHAPES },
+		{ "url-parts", no_argument, NULL, O_URLPARTS },
+		{ "subject-grams", no_argument, NULL, O_SUBJGRAMS },
+		{ "header-order", no_argument, NULL, O_HDRORDER },
+		{ "html-attrs", no_argument, NULL, O_HTMLATTRS },
+		{ "iterate-average", no_argument, NULL, O_ITERAVG },
+		{ "dropout", required_argument, NULL, O_DROPOUT },
+		{ "html-values", no_argument, NULL, O_HTMLVALS },
+		{ "anchors", no_argument, NULL, O_ANCHORS },
+		{ "no-html-attrs", no_argument, NULL, O_NOHTMLATTRS },
+		{ "no-shapes", no_argument, NULL, O_NOSHAPES },
 		{ "no-normalize", no_argument, NULL, O_NONORM },
 		{ "blocked-folds", no_argument, NULL, O_BLOCKED },
 		{ "scores", required_argument, NULL, O_SCORES },
@@ -148,6 +163,16 @@ parse(int argc, char **argv, struct args *a)
 		case O_NOBI: a->o.feat_opts |= SPAM_F_BIGRAMS; break;
 		case O_HW: a->o.feat_opts |= SPAM_F_HDRWORDS; break;
 		case O_SHAPES: a->o.feat_opts |= SPAM_F_SHAPES; break;
+		case O_URLPARTS: a->o.feat_opts |= SPAM_F_URLPARTS; break;
+		case O_SUBJGRAMS: a->o.feat_opts |= SPAM_F_SUBJGRAMS; break;
+		case O_HDRORDER: a->o.feat_opts |= SPAM_F_HDRORDER; break;
+		case O_HTMLATTRS: a->o.feat_opts |= SPAM_F_HTMLATTRS; break;
+		case O_ITERAVG: a->o.iterate_avg = true; break;
+		case O_DROPOUT: good = num(optarg, 0, 0.95, &a->o.dropout); break;
+		case O_HTMLVALS: a->o.feat_opts |= SPAM_F_HTMLVALS; break;
+		case O_ANCHORS: a->o.feat_opts |= SPAM_F_ANCHORS; break;
+		case O_NOHTMLATTRS: a->o.feat_opts &= ~(unsigned)SPAM_F_HTMLATTRS; break;
+		case O_NOSHAPES: a->o.feat_opts &= ~(unsigned)SPAM_F_SHAPES; break;
 		case O_NONORM: a->o.normalize = false; break;
 		case O_BLOCKED: a->o.blocked = true; break;
 		case O_SCORES: a->scores = optarg; break;

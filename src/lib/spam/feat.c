@@ -59,7 +59,8 @@ struct ex {
 	struct buf text;	/* HTML reduced to text */
 	struct buf tmp;		/* decoded header values */
 	size_t text_used;	/* text bytes tokenized so far */
-	int rcv, parts, att, html, plain, urls, to, letterrefs;
+	int rcv, parts, att, html, plain, urls, to, letterrefs, hdrs, attrs;
+	char prevh[40];		/* the previous header field's name */
 	unsigned long upper, alpha;
 };
 
@@ -321,6 +322,62 @@ url_host(struct ex *x, const uint8_t *h, size_t n, bool userinfo)
 	rd = psl() != NULL ? psl_registrable_domain(psl(), host) : NULL;
 	if (rd != NULL)
 		emits(x, "ud:", rd);
+	if (x->f->opts & SPAM_F_URLPARTS) {
+		const char *tld = memrchr(host, '.', l);
+
+		emits(x, "ut:", tld != NULL ? tld + 1 : host);
+		emit_bucket(x, "u:labels:", (unsigned long)dots + 1);
+	}
+}
+
+/*
+ * The path and query of a URL at s[i..n) (just after its host): words
+ * of the path ("up:"), and the marks spam tools leave: a port, a query,
+ * %-escapes, a "~user" directory, the depth.
+ */
+static void
+url_path(struct ex *x, const uint8_t *s, size_t n, size_t i)
+{
+	size_t e = i, depth = 0, nw = 0;
+	bool query = false, pct = false, tilde = false;
+
+	while (e < n && e - i < 512 && s[e] > ' ' && s[e] != '"' && s[e] != '\'' &&
+	    s[e] != '<' && s[e] != '>' && s[e] != '\\')
+		e++;
+	if (i < e && s[i] == ':')
+		emits(x, "u:", "port");
+	for (size_t k = i; k < e; ) {
+		size_t a;
+
+		if (s[k] == '/' && !query)
+			depth++;
+		query |= s[k] == '?';
+		pct |= s[k] == '%';
+		tilde |= s[k] == '~';
+		if (!((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
+		    (s[k] >= '0' && s[k] <= '9'))) {
+			k++;
+			continue;
+		}
+		a = k;
+		while (k < e && ((s[k] >= 'a' && s[k] <= 'z') ||
+		    (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9')))
+			k++;
+		if (k - a >= 2 && k - a <= 20 && nw++ < 8) {
+			char w[21];
+
+			for (size_t j = a; j < k; j++)
+				w[j - a] = (char)lc(s[j]);
+			emit(x, query ? "uq:" : "up:", w, k - a);
+		}
+	}
+	if (query)
+		emits(x, "u:", "query");
+	if (pct)
+		emits(x, "u:", "pct");
+	if (tilde)
+		emits(x, "u:", "tilde");
+	emit_bucket(x, "u:depth:", (unsigned long)depth);
 }
 
 /* Host after "scheme://" at s[i..n): skips userinfo. */
@@ -339,6 +396,11 @@ url_at(struct ex *x, const uint8_t *s, size_t n, size_t i)
 	if (at != (size_t)-1)
 		i = at + 1;
 	url_host(x, s + i, e - i, at != (size_t)-1);
+	if ((x->f->opts & SPAM_F_URLPARTS) && x->urls <= 200) {
+		const uint8_t *colon = memchr(s + i, ':', e - i);
+
+		url_path(x, s, n, colon != NULL ? (size_t)(colon - s) : e);
+	}
 }
 
 static bool
@@ -490,10 +552,105 @@ inline_tag(const char *t)
 	return false;
 }
 
+/*
+ * Values of the attributes that style text: "hv:color=#ff0000",
+ * "hv:size=+2", and each property of a style attribute,
+ * "st:font-size:13.5pt" (lowercased, blanks dropped).
+ */
+static void
+html_value(struct ex *x, const char *a, size_t al, const uint8_t *v, size_t vl)
+{
+	char t[48];
+	size_t l = 0;
+
+	if ((al == 5 && memcmp(a, "color", 5) == 0) ||
+	    (al == 7 && memcmp(a, "bgcolor", 7) == 0) ||
+	    (al == 4 && memcmp(a, "size", 4) == 0)) {
+		memcpy(t, a, al);
+		l = al;
+		t[l++] = '=';
+		for (size_t i = 0; i < vl && l < 28; i++)
+			if (v[i] > ' ')
+				t[l++] = (char)lc(v[i]);
+		emit(x, "hv:", t, l);
+		return;
+	}
+	if (!(al == 5 && memcmp(a, "style", 5) == 0))
+		return;
+	for (size_t i = 0; i <= vl && x->attrs < 1000; i++) {
+		if (i == vl || v[i] == ';') {
+			if (l > 0) {
+				x->attrs++;
+				emit(x, "st:", t, l);
+			}
+			l = 0;
+		} else if (v[i] > ' ' && l < sizeof(t)) {
+			t[l++] = (char)lc(v[i]);
+		}
+	}
+}
+
+/*
+ * The attribute names of a tag whose name t ends at s[k], up to its '>'
+ * at s[e]: "ha:font:color". Values are skipped (quoted or not). Bounded
+ * by the tag and 1,000 attributes a message.
+ */
+static void
+html_attrs(struct ex *x, const uint8_t *s, size_t e, size_t k, const char *t,
+    size_t tl)
+{
+	while (k < e && x->attrs < 1000) {
+		char a[48];
+		size_t al = 0;
+
+		while (k < e && (s[k] <= ' ' || s[k] == '/'))
+			k++;
+		while (k < e && s[k] > ' ' && s[k] != '=' && s[k] != '/') {
+			if (al + 1 < sizeof(a) - tl - 1)
+				a[al++] = (char)lc(s[k]);
+			k++;
+		}
+		if (al > 0 && (x->f->opts & SPAM_F_HTMLATTRS)) {
+			char ta[64];
+
+			memcpy(ta, t, tl);
+			ta[tl] = ':';
+			memcpy(ta + tl + 1, a, al);
+			x->attrs++;
+			emit(x, "ha:", ta, tl + 1 + al);
+		}
+		while (k < e && s[k] <= ' ')
+			k++;
+		if (k < e && s[k] == '=') {
+			size_t v0, v1;
+
+			k++;
+			while (k < e && s[k] <= ' ')
+				k++;
+			if (k < e && (s[k] == '"' || s[k] == '\'')) {
+				const uint8_t *q = memchr(s + k + 1, s[k], e - k - 1);
+
+				v0 = k + 1;
+				v1 = q != NULL ? (size_t)(q - s) : e;
+				k = q != NULL ? (size_t)(q - s) + 1 : e;
+			} else {
+				v0 = k;
+				while (k < e && s[k] > ' ')
+					k++;
+				v1 = k;
+			}
+			if (x->f->opts & SPAM_F_HTMLVALS)
+				html_value(x, a, al, s + v0, v1 - v0);
+		} else if (al == 0 && k < e) {
+			k++;
+		}
+	}
+}
+
 static void
 html_text(struct ex *x, const uint8_t *s, size_t n, struct buf *out)
 {
-	size_t i = 0;
+	size_t i = 0, a0 = (size_t)-1;
 	int comments = 0;
 
 	while (i < n && !buf_error(out)) {
@@ -553,6 +710,16 @@ html_text(struct ex *x, const uint8_t *s, size_t n, struct buf *out)
 			gt = memchr(s + k, '>', n - k);
 			if (!close)
 				emit(x, "html:", t, tl);
+			if (!close && (x->f->opts & (SPAM_F_HTMLATTRS | SPAM_F_HTMLVALS)))
+				html_attrs(x, s, gt ? (size_t)(gt - s) : n, k, t, tl);
+			if ((x->f->opts & SPAM_F_ANCHORS) && strcmp(t, "a") == 0) {
+				/* the words of a link's text: "a:click", "a:here" */
+				if (close && a0 != (size_t)-1 && a0 <= out->len)
+					words(x, "a:", (const uint8_t *)out->data + a0,
+					    out->len - a0 < 256 ? out->len - a0 : 256,
+					    false, false);
+				a0 = close ? (size_t)-1 : out->len;
+			}
 			i = gt ? (size_t)(gt - s) + 1 : n;
 			if (!close && (strcmp(t, "script") == 0 || strcmp(t, "style") == 0)) {
 				i = skip_past(s, n, i, strcmp(t, "script") == 0 ?
@@ -834,6 +1001,35 @@ received(struct ex *x, const char *v, size_t vl)
 	}
 }
 
+/*
+ * Character 3-grams of a Subject, lowercased, with every run of
+ * separators one space and a space at either end: "free" gives " fr",
+ * "fre", "ree", "ee ". They match words spelled apart or with a letter
+ * changed ("v1agra", "F R E E"). At most 256 a message.
+ */
+static void
+subject_grams(struct ex *x, const char *v, size_t vl)
+{
+	char t[258];
+	size_t l = 0;
+
+	t[l++] = ' ';
+	for (size_t i = 0; i < vl && l < sizeof(t) - 1; i++) {
+		uint8_t c = (uint8_t)v[i];
+
+		if (sep(c) || trim_ch(c)) {
+			if (t[l - 1] != ' ')
+				t[l++] = ' ';
+		} else {
+			t[l++] = (char)lc(c);
+		}
+	}
+	if (t[l - 1] != ' ')
+		t[l++] = ' ';
+	for (size_t i = 0; i + 3 <= l; i++)
+		emit(x, "s3:", t + i, 3);
+}
+
 static void
 on_header(void *arg, unsigned depth, const char *name, size_t nl, const char *v,
     size_t vl)
@@ -850,10 +1046,41 @@ on_header(void *arg, unsigned depth, const char *name, size_t nl, const char *v,
 	if (strncmp(lname, "x-spam-", 7) == 0)
 		return;		/* our own verdict, or another filter's */
 	emit(x, "h:", lname, l);
+	if ((x->f->opts & SPAM_F_HDRORDER) && x->hdrs++ < 64) {
+		/* which field follows which: the order a generator writes */
+		char pair[84];
+		size_t pl = strlen(x->prevh);
+
+		memcpy(pair, x->prevh, pl);
+		pair[pl] = '>';
+		memcpy(pair + pl + 1, lname, l);
+		emit(x, "hs:", pair, pl + 1 + l);
+		memcpy(x->prevh, lname, l + 1);
+		if (strcmp(lname, "date") == 0)
+			emit_shape(x, "date:shape:", v, vl);
+		else if (strcmp(lname, "x-mailer") == 0)
+			emit_shape(x, "xm:shape:", v, vl);
+		else if (strcmp(lname, "content-type") == 0) {
+			const char *b = vl >= 9 ? memmem(v, vl, "boundary=", 9) : NULL;
+
+			if (b != NULL) {
+				const char *be;
+
+				b += 9;
+				b += b < v + vl && *b == '"';
+				for (be = b; be < v + vl && *be != '"' && *be != ';' &&
+				    *be > ' '; be++)
+					;
+				emit_shape(x, "bnd:shape:", b, (size_t)(be - b));
+			}
+		}
+	}
 	if (strcmp(lname, "subject") == 0) {
 		decode_words(x, "s:cs:", v, vl);
 		words(x, "s:", (const uint8_t *)x->tmp.data, x->tmp.len, false, false);
 		emit_shape(x, "s:shape:", x->tmp.data, x->tmp.len);
+		if (x->f->opts & SPAM_F_SUBJGRAMS)
+			subject_grams(x, x->tmp.data, x->tmp.len);
 		if (x->tmp.len == 0)
 			emits(x, "s:", "empty");
 		if (memchr(x->tmp.data, '!', x->tmp.len) != NULL)

@@ -7,8 +7,11 @@
  * Message-ID and sender domains, Authentication-Results), URL host names and
  * their registrable domains (libpsl), and the message's structure (parts,
  * attachments and executable attachment types, transfer encodings,
- * charsets, HTML-only, anomalies of the MIME tree). Each feature is a string
- * such as "s:free" or "u:example.com"; its hash indexes the model.
+ * charsets, HTML-only, anomalies of the MIME tree). Options (SPAM_F_*) add
+ * more: digit shapes, HTML tag:attribute names (what the shipped model
+ * uses), and others measured and not shipped (bench/spam/NOTES.md). Each
+ * feature is a string such as "s:free" or "u:example.com"; its hash
+ * indexes the model.
  *
  * Input is untrusted; extraction is bounded by the walk's limits (walk.h)
  * and SPAM_FEATS_MAX emissions per message.
@@ -32,7 +35,15 @@ enum {
 	SPAM_F_BIGRAMS = 1 << 0,	/* word bigrams of body text */
 	SPAM_F_HDRWORDS = 1 << 1,	/* words of other header values */
 	SPAM_F_SHAPES = 1 << 2,		/* digit shapes of words ("$999") */
-	SPAM_F_ALL = SPAM_F_BIGRAMS | SPAM_F_HDRWORDS | SPAM_F_SHAPES
+	SPAM_F_URLPARTS = 1 << 3,	/* URL top-level domains, path words, marks */
+	SPAM_F_SUBJGRAMS = 1 << 4,	/* character 3-grams of the Subject */
+	SPAM_F_HDRORDER = 1 << 5,	/* header field name pairs, value shapes */
+	SPAM_F_HTMLATTRS = 1 << 6,	/* HTML tag:attribute names */
+	SPAM_F_HTMLVALS = 1 << 7,	/* HTML colours, sizes, style properties */
+	SPAM_F_ANCHORS = 1 << 8,	/* words of HTML link text */
+	SPAM_F_ALL = SPAM_F_BIGRAMS | SPAM_F_HDRWORDS | SPAM_F_SHAPES |
+	    SPAM_F_URLPARTS | SPAM_F_SUBJGRAMS | SPAM_F_HDRORDER |
+	    SPAM_F_HTMLATTRS | SPAM_F_HTMLVALS | SPAM_F_ANCHORS
 };
 
 struct spam_feats {

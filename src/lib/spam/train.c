@@ -26,10 +26,10 @@ spam_train_defaults(struct spam_train_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->algo = SPAM_ALGO_LR;
 	o->bits = 20;
-	o->feat_opts = SPAM_F_SHAPES;
+	o->feat_opts = SPAM_F_SHAPES | SPAM_F_HTMLATTRS;
 	o->normalize = true;
-	o->epochs = 6;
-	o->eta = 0.5;
+	o->epochs = 12;
+	o->eta = 1.0;
 	o->lambda = 1e-6;
 	o->spam_weight = 1.0;
 	o->alpha = 1.0;
@@ -37,7 +37,7 @@ spam_train_defaults(struct spam_train_opts *o)
 	o->folds = 5;
 	o->target_fp = 0.003;
 	o->average = 10;
-	o->min_df = 1;
+	o->min_df = 2;
 }
 
 void
@@ -251,11 +251,15 @@ quantize(const double *w, size_t nw, struct spam_model *m)
 static void
 lr_run(const struct spam_set *s, const size_t *idx, size_t n,
     const struct spam_train_opts *o, uint64_t seed, const uint8_t *rare,
-    const double *v, uint32_t mask, double *w, double *g2, double *bp)
+    const double *v, uint32_t mask, double *w, double *g2, double *wa,
+    double *bp)
 {
 	size_t *order = xmemdup(idx, n * sizeof(*idx));
-	double b = 0, gb2 = 0;
-	uint64_t st = seed | 1;
+	double b = 0, gb2 = 0, ba = 0, c = 1;
+	uint64_t st = seed | 1, dst = (seed ^ 0x64726f706f7574ULL) | 1;
+	uint32_t *kept = o->dropout > 0 ? xreallocarray(NULL, SPAM_FEATS_MAX,
+	    sizeof(*kept)) : NULL;
+	uint32_t cut = (uint32_t)(o->dropout * 4294967295.0);
 
 	for (int ep = 0; ep < o->epochs; ep++) {
 		shuffle(order, n, &st);
@@ -265,6 +269,18 @@ lr_run(const struct spam_set *s, const size_t *idx, size_t n,
 			uint32_t nh = s->nh[i];
 			double x = o->normalize && nh > 0 ? 1.0 / sqrt((double)nh) : 1.0;
 			double z = 0, g;
+
+			if (kept != NULL) {
+				/* dropout: each feature kept with 1 - p, scaled up */
+				uint32_t nk = 0;
+
+				for (uint32_t j = 0; j < nh && nk < SPAM_FEATS_MAX; j++)
+					if ((uint32_t)(rnd(&dst) >> 32) >= cut)
+						kept[nk++] = h[j];
+				h = kept;
+				nh = nk;
+				x /= 1.0 - o->dropout;
+			}
 
 			for (uint32_t j = 0; j < nh; j++)
 				z += v != NULL ? w[h[j] & mask] * v[h[j] & mask] :
@@ -282,13 +298,26 @@ lr_run(const struct spam_set *s, const size_t *idx, size_t n,
 				gj = g * x * (v != NULL ? v[a] : 1.0) +
 				    o->lambda * w[a];
 				g2[a] += gj * gj;
-				w[a] -= o->eta * gj / (sqrt(g2[a]) + 1e-8);
+				gj = o->eta * gj / (sqrt(g2[a]) + 1e-8);
+				w[a] -= gj;
+				if (wa != NULL)
+					wa[a] -= c * gj;
 			}
 			gb2 += g * g;
-			b -= o->eta * g / (sqrt(gb2) + 1e-8);
+			g = o->eta * g / (sqrt(gb2) + 1e-8);
+			b -= g;
+			ba -= c * g;
+			c++;
 		}
 	}
+	if (wa != NULL) {
+		/* the mean of the iterates: w - (sum of c * step) / c */
+		for (size_t a = 0; a <= mask; a++)
+			w[a] -= wa[a] / c;
+		b -= ba / c;
+	}
 	*bp = b;
+	free(kept);
 	free(order);
 }
 
@@ -350,6 +379,7 @@ fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
 	size_t nw = (size_t)1 << o->bits;
 	double *w = xcalloc(nw, sizeof(*w)), *wr = xcalloc(nw, sizeof(*wr));
 	double *g2 = xcalloc(nw, sizeof(*g2)), bsum = 0;
+	double *wa = o->iterate_avg ? xcalloc(nw, sizeof(*wa)) : NULL;
 	uint8_t *rare = NULL;
 	uint32_t mask = m->mask;
 	int runs = o->average < 1 ? 1 : o->average;
@@ -375,8 +405,10 @@ fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
 
 		memset(wr, 0, nw * sizeof(*wr));
 		memset(g2, 0, nw * sizeof(*g2));
+		if (wa != NULL)
+			memset(wa, 0, nw * sizeof(*wa));
 		lr_run(s, idx, n, o, o->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)r,
-		    rare, v, mask, wr, g2, &b);
+		    rare, v, mask, wr, g2, wa, &b);
 		for (size_t a = 0; a < nw; a++)
 			w[a] += wr[a] / runs;
 		bsum += b / runs;
@@ -390,6 +422,7 @@ fit_lr(const struct spam_set *s, const size_t *idx, size_t n,
 	free(w);
 	free(wr);
 	free(g2);
+	free(wa);
 }
 
 static void

@@ -51,6 +51,9 @@ struct spam_train_opts {
 	double alpha;		/* NB smoothing */
 	int average;		/* LR: runs averaged (differently seeded orders) */
 	unsigned min_df;	/* LR: ignore features in fewer messages */
+	bool iterate_avg;	/* LR: each run's weights averaged over its steps
+				 * (Polyak-Ruppert) instead of its last ones */
+	double dropout;		/* LR: probability a feature is left out of a step */
 	uint64_t seed;
 	int folds;		/* cross-validation folds for the threshold */
 	bool blocked;		/* folds are contiguous blocks, not shuffled */
