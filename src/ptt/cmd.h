@@ -69,6 +69,9 @@ int cmd_certs(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_check_message(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_queue(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_up(const struct ptt_ctx *ctx, int argc, char **argv);
+/* The pid of service name's serving instance, asked of the running pttd
+ * (its status API). PTT_EXIT_OK, or FAIL with the reason printed. */
+int pttd_service_pid(const struct ptt_ctx *ctx, const char *name, long *pid);
 int cmd_status(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_logs(const struct ptt_ctx *ctx, int argc, char **argv);
 int cmd_spf(const struct ptt_ctx *ctx, int argc, char **argv);

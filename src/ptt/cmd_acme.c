@@ -6,12 +6,16 @@
  * Exit 1 when there is none, or one is expired, has no usable key, or is
  * a day past its renewal time (ptt-acme's log says why).
  *
- * Renewal itself is ptt-acme's alone (the account key lives there):
- * `kill -USR1` its pid, or run `ptt-acme -c ptt.conf --once --force`.
+ * Renewal itself is ptt-acme's alone (the account key lives there).
+ * `ptt acme renew` asks pttd for ptt-acme's pid and sends it SIGUSR1: it
+ * renews now, whatever the age or the backoff (for instance once the
+ * parent zone delegates to this machine's name server, so that DNS-01
+ * can succeed). Without pttd: `ptt-acme -c ptt.conf --once --force`.
  * Trusts: the files in the state directory as far as OpenSSL parses them.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,8 +94,21 @@ cmd_acme(const struct ptt_ctx *ctx, int argc, char **argv)
 	time_t now = time(NULL);
 	int bad = 0;
 
+	if (argc == 2 && strcmp(argv[1], "renew") == 0) {
+		long pid;
+		int ret;
+		if ((ret = pttd_service_pid(ctx, "acme", &pid)) != PTT_EXIT_OK)
+			return ret;
+		if (kill((pid_t)pid, SIGUSR1) != 0) {
+			say("acme: SIGUSR1 to pid %ld: %s", pid, strerror(errno));
+			return PTT_EXIT_FAIL;
+		}
+		printf("ptt-acme (pid %ld) renews now: ptt logs acme; ptt acme "
+		    "status\n", pid);
+		return PTT_EXIT_OK;
+	}
 	if (argc > 2 || (argc == 2 && strcmp(argv[1], "status") != 0)) {
-		say("acme: usage: ptt acme [status]");
+		say("acme: usage: ptt acme [status|renew]");
 		return PTT_EXIT_USAGE;
 	}
 	if (state_path(ctx->state, "certs", dir, sizeof(dir)) != 0 ||

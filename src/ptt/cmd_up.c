@@ -235,6 +235,32 @@ jint(json_t *o, const char *k)
 }
 
 int
+pttd_service_pid(const struct ptt_ctx *ctx, const char *name, long *pid)
+{
+	struct api a;
+	json_t *j, *v;
+	size_t i;
+	int ret;
+
+	*pid = 0;
+	if ((ret = api_open(ctx, NULL, NULL, &a)) != 0)
+		return ret;
+	j = api_get(&a, "/api/status");
+	free(a.token);
+	if (j == NULL)
+		return PTT_EXIT_FAIL;
+	json_array_foreach(json_object_get(j, "services"), i, v)
+		if (strcmp(jstr(v, "name"), name) == 0)
+			*pid = (long)jint(v, "pid");
+	json_decref(j);
+	if (*pid <= 0) {
+		say("pttd runs no %s process now (ptt status)", name);
+		return PTT_EXIT_FAIL;
+	}
+	return PTT_EXIT_OK;
+}
+
+int
 cmd_status(const struct ptt_ctx *ctx, int argc, char **argv)
 {
 	const char *url = NULL, *token = NULL;

@@ -63,9 +63,10 @@ static const struct command {
 	{ "certs", cmd_certs, "[--force | --new-ca]",
 	  "re-issue internal certificates with less than a third of their "
 	  "lifetime left (all with --force; --new-ca replaces the CA first)" },
-	{ "acme", cmd_acme, "[status]",
+	{ "acme", cmd_acme, "[status|renew]",
 	  "the certificates ptt-acme keeps: names, validity, renewal time, "
-	  "key (exit 1 when one is expired, overdue or keyless)" },
+	  "key (exit 1 when one is expired, overdue or keyless); renew: "
+	  "ptt-acme under pttd renews now" },
 	{ "spf", cmd_spf, "[--ip ADDR[/LEN]]... [--key FILE] [--primary HOST:PORT]",
 	  "publish or replace the domain's one SPF record (TSIG-signed update)" },
 	{ "dns-records", cmd_dns_records, "[--zone]",
