@@ -234,21 +234,33 @@ jint(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
+/* pttd's /api/status (url and token as api_open takes them), or NULL with
+ * the exit status in *ret and the reason printed. */
+static json_t *
+status_get(const struct ptt_ctx *ctx, const char *url, const char *token,
+    int *ret)
+{
+	struct api a;
+	json_t *j;
+
+	if ((*ret = api_open(ctx, url, token, &a)) != 0)
+		return NULL;
+	j = api_get(&a, "/api/status");
+	free(a.token);
+	*ret = j == NULL ? PTT_EXIT_FAIL : PTT_EXIT_OK;
+	return j;
+}
+
 int
 pttd_service_pid(const struct ptt_ctx *ctx, const char *name, long *pid)
 {
-	struct api a;
 	json_t *j, *v;
 	size_t i;
 	int ret;
 
 	*pid = 0;
-	if ((ret = api_open(ctx, NULL, NULL, &a)) != 0)
+	if ((j = status_get(ctx, NULL, NULL, &ret)) == NULL)
 		return ret;
-	j = api_get(&a, "/api/status");
-	free(a.token);
-	if (j == NULL)
-		return PTT_EXIT_FAIL;
 	json_array_foreach(json_object_get(j, "services"), i, v)
 		if (strcmp(jstr(v, "name"), name) == 0)
 			*pid = (long)jint(v, "pid");
@@ -264,7 +276,6 @@ int
 cmd_status(const struct ptt_ctx *ctx, int argc, char **argv)
 {
 	const char *url = NULL, *token = NULL;
-	struct api a;
 	json_t *j, *v;
 	size_t i;
 	char d1[32];
@@ -282,12 +293,8 @@ cmd_status(const struct ptt_ctx *ctx, int argc, char **argv)
 			return PTT_EXIT_USAGE;
 		token = t;
 	}
-	if ((ret = api_open(ctx, url, token, &a)) != 0)
+	if ((j = status_get(ctx, url, token, &ret)) == NULL)
 		return ret;
-	j = api_get(&a, "/api/status");
-	free(a.token);
-	if (j == NULL)
-		return PTT_EXIT_FAIL;
 	printf("pttd %s, config %.12s, up %s%s\n", jstr(j, "version"),
 	    jstr(j, "config"), dur(jint(j, "uptime"), d1, sizeof(d1)),
 	    strcmp(jstr(j, "deploying"), "yes") == 0 ? ", deploying" : "");
