@@ -22,7 +22,7 @@ B=$PTT_BUILD
 CFG=$WORK/config; ST=$WORK/state
 P="$B/src/ptt/ptt --config $CFG --state $ST"
 
-$P init example.test > "$WORK/init.log" 2>&1 &&
+$P init --bare example.test > "$WORK/init.log" 2>&1 &&
 echo 'correct horse' | $P adduser alice --forward alice@real.test --password-stdin > /dev/null 2>&1
 ok $? "ptt init and adduser"
 make_ca "$WORK/pub"		# server.pem: mx.example.test, IP:127.0.0.1
