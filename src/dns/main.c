@@ -2,6 +2,7 @@
  * main.c - ptt-dns, the authoritative primary: sockets, reloads, NOTIFY,
  * write-back and commits.
  *
+ *   ptt-dns -c ptt.conf [-o NAME=VALUE ...]   (its [dns] section)
  *   ptt-dns --zones DIR [-l 127.0.0.1:53 ...] [--tsig-dir DIR]
  *           [--policy FILE] [--state DIR] [--dnssec ZONE ...] [--nsec3]
  *   ptt-dns --zones DIR --state DIR --print-ds ZONE
@@ -66,6 +67,9 @@ struct config {
 	long long tcp_idle;
 	long long tcp_max;
 	bool sandbox;
+	char *listen;		/* addresses, space-separated */
+	char *dnssec;		/* zones to sign, space-separated */
+	bool nsec3;
 };
 
 static const struct param params[] = {
@@ -92,6 +96,14 @@ static const struct param params[] = {
 	{ "sandbox", PARAM_BOOL, "yes", 0, 0, NULL,
 	  offsetof(struct config, sandbox),
 	  "restrict the process after binding (util/sandbox.h)" },
+	{ "listen", PARAM_STR, "127.0.0.1:53", 0, 0, NULL,
+	  offsetof(struct config, listen),
+	  "addresses served over UDP and TCP (space-separated host:port); "
+	  "-l replaces them" },
+	{ "dnssec", PARAM_STR, "", 0, 0, NULL, offsetof(struct config, dnssec),
+	  "zones to sign with DNSSEC (space-separated; keys in state)" },
+	{ "nsec3", PARAM_BOOL, "no", 0, 0, NULL, offsetof(struct config, nsec3),
+	  "deny existence with NSEC3 (RFC 5155) instead of NSEC" },
 	PARAM_END
 };
 
@@ -102,6 +114,7 @@ struct server {
 	struct event *timer;
 	const char *dnssec[MAX_DNSSEC];
 	size_t ndnssec;
+	char *words, *zwords;	/* listen and dnssec, split in place */
 	bool git;
 	bool nsec3;
 	int git_fd;		/* socket to the git helper, or -1 */
@@ -528,7 +541,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: ptt-dns --zones DIR [-l HOST:PORT ...] [--tsig-dir DIR] "
+	    "usage: ptt-dns -c ptt.conf [-o NAME=VALUE ...] [--check]\n"
+	    "       ptt-dns --zones DIR [-l HOST:PORT ...] [--tsig-dir DIR] "
 	    "[--policy FILE]\n"
 	    "               [--state DIR] [--dnssec ZONE ...] [--nsec3] [--user NAME] "
 	    "[--no-sandbox]\n"
@@ -545,8 +559,8 @@ main(int argc, char **argv)
 {
 	static struct server srv;
 	struct server *s = &srv;
-	const char *addrs[MAX_LISTEN], *print_ds = NULL;
-	size_t nlisten = 0;
+	const char *addrs[MAX_LISTEN], *addrs_cfg[MAX_LISTEN], *print_ds = NULL;
+	size_t nlisten = 0, nlisten_cfg = 0;
 	bool check = false;
 	char err[1024];
 	enum { O_PARAM = 256, O_DNSSEC, O_PRINT_DS, O_CHECK, O_DEFAULTS,
@@ -577,8 +591,25 @@ main(int argc, char **argv)
 	dnsd_init(&s->d);
 	if (param_defaults(params, &s->cfg, err, sizeof(err)) != 0)
 		panic("%s", err);
-	while ((ch = getopt_long(argc, argv, "l:vh", lopts, &li)) != -1) {
+	/* Options apply in order: -c (its [dns] section) first, then the
+	 * rest override it. */
+	while ((ch = getopt_long(argc, argv, "c:o:l:vh", lopts, &li)) != -1) {
 		switch (ch) {
+		case 'c':
+			if (param_load(params, &s->cfg, optarg, "dns", err,
+			    sizeof(err)) != 0)
+				fatal("%s", err);
+			break;
+		case 'o': {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL)
+				fatal("-o %s: expected name=value", optarg);
+			*eq = '\0';
+			if (param_set(params, &s->cfg, optarg, eq + 1, err,
+			    sizeof(err)) != 0)
+				fatal("-o %s: %s", optarg, err);
+			break;
+		}
 		case 'l':
 			if (nlisten == MAX_LISTEN)
 				fatal("too many -l");
@@ -618,6 +649,23 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* The listen and dnssec parameters (from -c or -o), unless -l and
+	 * --dnssec said otherwise; the words stay in s->words. */
+	{
+		char *save = NULL, *w;
+		s->words = xstrdup(s->cfg.listen ? s->cfg.listen : "");
+		for (w = strtok_r(s->words, " \t,", &save); w != NULL &&
+		    nlisten_cfg < MAX_LISTEN; w = strtok_r(NULL, " \t,", &save))
+			addrs_cfg[nlisten_cfg++] = w;
+		s->zwords = xstrdup(s->cfg.dnssec ? s->cfg.dnssec : "");
+		for (w = strtok_r(s->zwords, " \t,", &save); w != NULL &&
+		    s->ndnssec < MAX_DNSSEC; w = strtok_r(NULL, " \t,", &save))
+			s->dnssec[s->ndnssec++] = w;
+		s->nsec3 = s->nsec3 || s->cfg.nsec3;
+		if (nlisten == 0)
+			for (size_t i = 0; i < nlisten_cfg; i++)
+				addrs[nlisten++] = addrs_cfg[i];
+	}
 	if (print_ds != NULL) {
 		ldns_key_list *keys;
 		char zn[300];
@@ -630,6 +678,9 @@ main(int argc, char **argv)
 			fatal("%s", err);
 		dnssec_print_ds(stdout, keys);
 		ldns_key_list_free(keys);
+		free(s->words);
+		free(s->zwords);
+		param_free(params, &s->cfg);
 		return 0;
 	}
 	if (s->cfg.zones == NULL)
@@ -649,10 +700,13 @@ main(int argc, char **argv)
 		for (struct zone *z = s->d.zones; z; z = z->next)
 			bad |= z->db == NULL;
 		dnsd_free(&s->d);
+		free(s->words);
+		free(s->zwords);
+		param_free(params, &s->cfg);
 		return bad;
 	}
 	if (nlisten == 0)
-		addrs[nlisten++] = "127.0.0.1:53";
+		fatal("no address to listen on (listen)");
 	s->git = git_in_worktree(s->cfg.zones);
 	s->git_fd = -1;
 	if (s->git && s->cfg.sandbox &&
@@ -695,5 +749,7 @@ main(int argc, char **argv)
 	ev_free_signals();
 	dnsd_free(&s->d);
 	param_free(params, &s->cfg);
+	free(s->words);
+	free(s->zwords);
 	return 0;
 }

@@ -7,14 +7,14 @@
  * caught before pttd starts anything) — before it is rolled out. Prints
  * one line per problem; exit 0 when the commit checks.
  *
- * ptt-dns reads its section as command-line options (pttd turns each line
- * into one) and is not run here; its zones are checked when it loads them
- * (the last good version stays served).
+ * A service without a section runs on its defaults and is not run here.
+ * ptt-dns's check also parses the zones of its section's directory.
  *
  * Trusts: nothing in the commit; it goes through the conf parsers and the
  * services' parameter tables. The programs run are ptt's own.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,26 @@
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/proc.h"
+
+/* Whether text has a line "[name]". */
+static bool
+has_section(const char *text, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == ' ' ||
+		    p[l - 1] == '\t'))
+			l--;
+		if (l == n + 2 && p[0] == '[' && p[l - 1] == ']' &&
+		    memcmp(p + 1, name, n) == 0)
+			return true;
+		p = nl ? nl + 1 : end;
+	}
+	return false;
+}
 
 /* Each service of [pttd] reads its section of the commit's ptt.conf.
  * The number of services that do not; *n: how many were checked. */
@@ -58,7 +78,6 @@ check_sections(struct conf_repo *r, const char *commit, size_t *n)
 		bad++;
 	}
 	close(fd);
-	free(text);
 	list = xstrdup(bad ? "" : pc.services);
 	for (char *svc = strtok_r(list, " \t,", &save); svc != NULL;
 	    svc = strtok_r(NULL, " \t,", &save)) {
@@ -66,8 +85,8 @@ check_sections(struct conf_repo *r, const char *commit, size_t *n)
 		struct buf out;
 		int rc;
 
-		if (strcmp(svc, "dns") == 0)
-			continue;
+		if (!has_section(text, len, svc))
+			continue;	/* its defaults: nothing to check */
 		snprintf(name, sizeof(name), "ptt-%s", svc);
 		ptt_exe(pc.bin_dir && pc.bin_dir[0] ? pc.bin_dir : NULL, svc,
 		    name, exe, sizeof(exe));
@@ -89,6 +108,7 @@ check_sections(struct conf_repo *r, const char *commit, size_t *n)
 		buf_free(&out);
 	}
 	free(list);
+	free(text);
 	unlink(file);
 	param_free(pttd_params, &pc);
 	return bad;

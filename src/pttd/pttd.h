@@ -34,7 +34,6 @@ struct svc_kind {
 	const char *name;	/* [section] and service name */
 	const char *bin;	/* executable */
 	const char *subdir;	/* its directory in a build tree (src/...) */
-	bool param_style;	/* -c ptt.conf; else section lines as --options */
 	const char *listen[SVC_LISTEN_MAX];	/* listen parameters */
 	const char *listen_def[SVC_LISTEN_MAX];	/* their defaults */
 	const char *tls_param;	/* bool parameter: listener 0 is implicit TLS */

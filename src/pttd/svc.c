@@ -8,9 +8,8 @@
  *
  * pttd reads a service's section of ptt.conf only for what it must know
  * before starting it: the listen addresses, the relay's queue directory,
- * the certificate files it waits for and watches (watch.c), and, for
- * ptt-dns (which takes options rather than -c), the options. The
- * daemon itself parses the file with its own parameter table.
+ * and the certificate files it waits for and watches (watch.c). Every
+ * daemon parses the file itself, with its own parameter table (-c).
  *
  * Trusts: ptt.conf as committed (validated by `ptt check` before a
  * deploy); a service's output is data (stored and shown, never
@@ -38,37 +37,37 @@
 #include "util/net.h"
 
 static const struct svc_kind kinds[] = {
-	{ .name = "dns", .bin = "ptt-dns", .subdir = "dns", .param_style = false,
+	{ .name = "dns", .bin = "ptt-dns", .subdir = "dns",
 	  .listen = { "listen" }, .listen_def = { "127.0.0.1:53" },
 	  .health = HS_DNS, .udp = true },
 	{ .name = "relay", .bin = "ptt-relay", .subdir = "relay",
-	  .param_style = true, .listen = { "listen" },
+	  .listen = { "listen" },
 	  .listen_def = { "127.0.0.1:10026" }, .tls_param = "implicit_tls",
 	  .health = HS_SMTP, .exclusive = true, .queue_param = "queue_dir" },
 	{ .name = "signer", .bin = "ptt-signer", .subdir = "signer",
-	  .param_style = true, .listen = { "listen" },
+	  .listen = { "listen" },
 	  .listen_def = { "127.0.0.1:10025" }, .tls_def = true,
 	  .health = HS_SMTP },
 	{ .name = "submission", .bin = "ptt-submission", .subdir = "submission",
-	  .param_style = true, .listen = { "listen_submission", "listen_smtps" },
+	  .listen = { "listen_submission", "listen_smtps" },
 	  .listen_def = { "0.0.0.0:587", "0.0.0.0:465" },
 	  .tls_listen = { false, true }, .health = HS_SMTP,
 	  .watch = { "cert", "key" } },
-	{ .name = "mx", .bin = "ptt-mx", .subdir = "mx", .param_style = true,
+	{ .name = "mx", .bin = "ptt-mx", .subdir = "mx",
 	  .listen = { "listen" }, .listen_def = { "0.0.0.0:25" },
 	  .health = HS_SMTP, .watch = { "cert", "key" } },
 	{ .name = "spamfilter", .bin = "ptt-spamfilter", .subdir = "spamfilter",
-	  .param_style = true, .listen = { "listen" },
+	  .listen = { "listen" },
 	  .listen_def = { "127.0.0.1:10028" }, .tls_def = true,
 	  .health = HS_SMTP },
 	/* ptt-resolver becomes Unbound, which binds its own sockets (with
 	 * SO_REUSEPORT), so it is rolled over stop-then-start. */
 	{ .name = "resolver", .bin = "ptt-resolver", .subdir = "resolver",
-	  .param_style = true, .listen = { "listen" },
+	  .listen = { "listen" },
 	  .listen_def = { "127.0.0.1:10053" }, .health = HS_DNS,
 	  .exclusive = true, .own_sockets = true },
 	{ .name = "acme", .bin = "ptt-acme", .subdir = "acme",
-	  .param_style = true, .health = HS_NONE, .exclusive = true },
+	  .health = HS_NONE, .exclusive = true },
 	{ .name = NULL }
 };
 
@@ -427,65 +426,16 @@ on_output(evutil_socket_t fd, short what, void *arg)
 
 /* ---- processes ---- */
 
-struct collect {
-	size_t n;
-	struct kv kv[64];
-};
-
-static void
-collect_kv(const struct kv *kv, void *arg)
-{
-	struct collect *c = arg;
-
-	if (c->n < 64)
-		c->kv[c->n++] = *kv;
-}
-
-/* argv for the service: the executable, then -c FILE, or (ptt-dns) the
- * section's lines as options. */
+/* argv for the service: the executable and -c FILE (its section of the
+ * commit's ptt.conf, read through its own parameter table). */
 static char **
-build_argv(struct service *s, const char *exe, const char *conf_path,
-    const char *conf, size_t conflen)
+build_argv(const char *exe, const char *conf_path)
 {
-	size_t n = 0, cap = 8;
-	char **av = xcalloc(cap, sizeof(*av));
+	char **av = xcalloc(4, sizeof(*av));
 
-#define ADD(x) do { if (n + 2 >= cap) { cap *= 2; \
-	av = xreallocarray(av, cap, sizeof(*av)); } av[n++] = xstrdup(x); \
-	av[n] = NULL; } while (0)
-	ADD(exe);
-	if (s->kind->param_style) {
-		ADD("-c");
-		ADD(conf_path);
-	} else {
-		/* Section lines: listen -> -l ADDR each, yes -> --name,
-		 * no -> nothing, else --name=value. */
-		struct collect *c = xcalloc(1, sizeof(*c));
-		section_walk(conf, conflen, s->kind->name, collect_kv, c);
-		for (size_t i = 0; i < c->n; i++) {
-			const struct kv *kv = &c->kv[i];
-			char opt[600];
-			if (strcmp(kv->name, "listen") == 0)
-				continue;
-			if (truthy(kv->value)) {
-				snprintf(opt, sizeof(opt), "--%s", kv->name);
-			} else if (strcasecmp(kv->value, "no") == 0 ||
-			    strcasecmp(kv->value, "false") == 0 ||
-			    strcasecmp(kv->value, "off") == 0) {
-				continue;
-			} else {
-				snprintf(opt, sizeof(opt), "--%s=%s", kv->name,
-				    kv->value);
-			}
-			ADD(opt);
-		}
-		free(c);
-		for (size_t i = 0; i < s->nls; i++) {
-			ADD("-l");
-			ADD(s->ls[i].addr);
-		}
-	}
-#undef ADD
+	av[0] = xstrdup(exe);
+	av[1] = xstrdup("-c");
+	av[2] = xstrdup(conf_path);
 	return av;
 }
 
@@ -594,7 +544,7 @@ svc_spawn(struct service *s, const char *commit, char *err, size_t errlen)
 		return NULL;
 	}
 	svc_conf_path(d, commit, conf_path, sizeof(conf_path));
-	av = build_argv(s, exe, conf_path, text, len);
+	av = build_argv(exe, conf_path);
 	free(text);
 	watch_loaded(s);
 	if (pipe2(p, O_CLOEXEC) != 0) {

@@ -68,14 +68,20 @@ ok $? "the relay's queue beside the state directory, 0700 ($q)"
 
 "$PTT" check > "$WORK/check.out" 2>&1
 ok $? "ptt check: $(cat "$WORK/check.out")"
-grep -q 'the sections of 7 services' "$WORK/check.out"
-ok $? "ptt check ran the seven services' sections through their own tables"
+grep -q 'the sections of 8 services' "$WORK/check.out"
+ok $? "ptt check ran the eight services' sections through their own tables"
 sed -i 's/^\[relay\]$/[relay]\nretry_mni = 5m/' "$C" && G commit -qam "a typo in [relay]"
 "$PTT" check > "$WORK/check2.out" 2>&1; r=$?
 line=$(grep -n '^retry_mni' "$C" | cut -d: -f1)
 ok $([ $r -ne 0 ] && grep -q "\[relay\]: ptt.conf:$line: unknown parameter \"retry_mni\"" "$WORK/check2.out"; echo $?) \
 	"a misspelt relay parameter fails ptt check with its line: $(cat "$WORK/check2.out")"
-G revert -q --no-edit HEAD
+G revert --no-edit HEAD > "$WORK/revert.log" 2>&1 || diag "revert: $(cat "$WORK/revert.log")"
+sed -i 's/^\[dns\]$/[dns]\nreload-intervall = 1s/' "$C" && G commit -qam "a typo in [dns]"
+"$PTT" check > "$WORK/check3.out" 2>&1; r=$?
+ok $([ $r -ne 0 ] && grep -q '\[dns\]: ptt.conf:[0-9]*: unknown parameter "reload-intervall"' "$WORK/check3.out"; echo $?) \
+	"ptt-dns's section is checked the same way (it reads -c ptt.conf now): $(cat "$WORK/check3.out")"
+G revert --no-edit HEAD > "$WORK/revert.log" 2>&1 || diag "revert: $(cat "$WORK/revert.log")"
+"$PTT" check > /dev/null 2>&1; ok $? "reverted: ptt check passes again"
 
 # the zone
 Z=$PTT_CONFIG/zones/example.test.zone
@@ -90,10 +96,9 @@ ok $([ "$(stat -c %U "$PTT_CONFIG/zones")" = nobody ] && [ "$(stat -c %U "$Z")" 
 	[ "$(stat -c %A "$C" | cut -c8)" = r ]; echo $?) \
 	"zones/ belongs to the user ptt-dns runs as; the rest of the repository is readable by the services"
 
-# ptt-dns exactly as pttd would start it from [dns] (another port)
+# ptt-dns as pttd starts it (-c ptt.conf), on another port than 53
 P=$(free_port)
-start_bg dnsd "$DNSD" -l "127.0.0.1:$P" --zones "$(value dns zones)" --tsig-dir "$(value dns tsig-dir)" \
-	--policy "$(value dns policy)" --reload-interval 1s
+start_bg dnsd "$DNSD" -c "$C" -o "listen=127.0.0.1:$P" -o reload-interval=1s
 for i in $(seq 50); do kdig +short +time=1 +retry=0 @127.0.0.1 -p "$P" example.test SOA 2>/dev/null | grep -q hostmaster && break; sleep 0.1; done
 kdig +short @127.0.0.1 -p "$P" example.test MX | grep -qx '10 mail.example.test.' &&
 	kdig +short @127.0.0.1 -p "$P" mail.example.test A | grep -qx '127.0.0.1'
@@ -123,4 +128,10 @@ printf 'server:\n    do-not-query-localhost: no\n    local-zone: "test." nodefau
 ok $? "ptt dns-check against it: every record it expects is there"
 sed 's/^/# /' "$WORK/dnscheck.out"
 grep -q 'ok.*DKIM' "$WORK/dnscheck.out"; ok $? "including the DKIM key just published"
+# (last: git rewrites the zone file as root) a zone that does not parse
+echo 'broken IN A not-an-address' >> "$PTT_CONFIG/zones/example.test.zone" && G commit -qam "a zone that does not parse"
+"$PTT" check > "$WORK/check4.out" 2>&1; r=$?
+ok $([ $r -ne 0 ] && grep -q '\[dns\]: .*example.test.zone:[0-9]*:' "$WORK/check4.out"; echo $?) \
+	"a zone that does not parse fails ptt check with its file and line"
+sed 's/^/# /' "$WORK/check4.out" | head -3
 done_testing

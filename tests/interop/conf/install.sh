@@ -27,6 +27,6 @@ exe=$(sed -n 's/^ExecStart=//p' "$unit" 2>/dev/null)
 ok $? "pttd.service starts the installed pttd ($exe) on the default paths"
 "$B/ptt" init example.test --ip 127.0.0.1 > "$WORK/init.out" 2>&1
 ok $? "the installed ptt runs init"
-"$B/ptt" check > "$WORK/check.out" 2>&1 && grep -q 'the sections of 7 services' "$WORK/check.out"
+"$B/ptt" check > "$WORK/check.out" 2>&1 && grep -q 'the sections of 8 services' "$WORK/check.out"
 ok $? "and check, through the installed services: $(cat "$WORK/check.out")"
 done_testing

@@ -49,7 +49,7 @@ zones = $ZONES
 tsig-dir = $KEYS
 policy = $WORK/policy
 reload-interval = 1s
-no-sandbox = yes
+sandbox = no
 
 [relay]
 listen = 127.0.0.1:$relay_port
