@@ -8,8 +8,9 @@
  * it holds a demo.env, i.e. was made by an earlier demo):
  *   - `ptt init demo.test` and a user alice whose real address is
  *     alice@outside.test;
- *   - zones for demo.test (MX, SPF, DMARC; the signer publishes its DKIM
- *     keys by TSIG UPDATE) and for outside.test (MX, SPF, DMARC and a DKIM
+ *   - zones for demo.test (made from [zone] as ptt init makes a domain's:
+ *     MX, the mail host, SPF, DMARC; the signer publishes its DKIM keys by
+ *     TSIG UPDATE) and for outside.test (MX, SPF, DMARC and a DKIM
  *     key the demo signs outside mail with) in the repository's zones/;
  *   - certificates for mail.demo.test and mx.outside.test from the
  *     internal CA (instead of Let's Encrypt);
@@ -371,21 +372,6 @@ txt_value(struct buf *b, const char *v, size_t len)
 }
 
 static void
-zone_demo(struct buf *z)
-{
-	buf_addf(z,
-	    "$ORIGIN " DOMAIN ".\n$TTL 60\n"
-	    "@        SOA ns1 hostmaster 1 3600 600 86400 60\n"
-	    "@        NS  ns1\n"
-	    "ns1      A   127.0.0.1\n"
-	    "@        MX  10 mx\n"
-	    "mx       A   127.0.0.1\n"
-	    "mail     A   127.0.0.1\n"
-	    "@        TXT \"v=spf1 ip4:127.0.0.1 -all\"\n"
-	    "_dmarc   TXT \"v=DMARC1; p=reject\"\n");
-}
-
-static void
 zone_outside(struct buf *z, const struct buf *okey)
 {
 	buf_addf(z,
@@ -451,6 +437,7 @@ conf_text(struct demo *d, const char *base, size_t blen)
 	    "reload_interval = 1s\npostmaster = " USER "\n", d->dir);
 	buf_addf(&x[SEC_SUBMISSION], "reload_interval = 1s\n");
 	buf_addf(&x[SEC_SIGNER], "reload_interval = 1s\n");
+	buf_addf(&x[SEC_ZONE], "ttl = 60s\n");
 	for (int i = 0; i < SEC_N; i++)
 		l.extra[i] = x[i].len ? x[i].data : NULL;
 
@@ -523,15 +510,22 @@ configure(struct demo *d)
 	conf = conf_text(d, base, blen);
 	buf_init(&zdemo, 0);
 	buf_init(&zout, 0);
-	zone_demo(&zdemo);
 	zone_outside(&zout, &okey);
 	struct conf_change ch[] = {
 		{ "ptt.conf", conf, strlen(conf) },
-		{ "zones/" DOMAIN ".zone", zdemo.data, zdemo.len },
 		{ "zones/" OUTSIDE ".zone", zout.data, zout.len },
 	};
-	rc = ctx_commit(r, ch, 3, "ptt demo: every service on loopback, "
-	    "zones for " DOMAIN " and " OUTSIDE) == PTT_EXIT_OK ? 0 : -1;
+	rc = ctx_commit(r, ch, 2, "ptt demo: every service on loopback, "
+	    "the zone of " OUTSIDE) == PTT_EXIT_OK ? 0 : -1;
+	/* demo.test's zone as ptt init makes a domain's, from [zone]. */
+	if (rc == 0 && dns_records_text(&c, true, &zdemo) == PTT_EXIT_OK) {
+		struct conf_change zc = { "zones/" DOMAIN ".zone", zdemo.data,
+		    zdemo.len };
+		rc = ctx_commit(r, &zc, 1, "ptt demo: the zone of " DOMAIN) ==
+		    PTT_EXIT_OK ? 0 : -1;
+	} else {
+		rc = -1;
+	}
 	buf_free(&zdemo);
 	buf_free(&zout);
 out:
