@@ -90,6 +90,15 @@ make_cert() {
 	chmod 600 "$d/$n.key"
 }
 
+# renew_cert DIR SAN: a new certificate for SAN from DIR/ca.pem put in
+# place of DIR/server.pem and server.key by rename, as ptt-acme renews
+# (the key readable by services that dropped to nobody).
+renew_cert() {
+	make_cert "$1" renewed "$2"
+	chmod 644 "$1/renewed.key"
+	mv "$1/renewed.key" "$1/server.key" && mv "$1/renewed.pem" "$1/server.pem"
+}
+
 # wait_line FILE REGEX [SECONDS]: until a line matching REGEX shows up.
 wait_line() {
 	local i

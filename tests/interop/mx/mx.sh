@@ -245,9 +245,7 @@ serial() {
 old=$(serial)
 exec 7<>/dev/tcp/127.0.0.1/$mx_port
 read -r -t 5 banner <&7
-make_cert "$WORK/pub" renewed "DNS:mx.example.test,IP:127.0.0.1"
-chmod 644 "$WORK/pub/renewed.key"
-mv "$WORK/pub/renewed.key" "$WORK/pub/server.key" && mv "$WORK/pub/renewed.pem" "$WORK/pub/server.pem"
+renew_cert "$WORK/pub" "DNS:mx.example.test,IP:127.0.0.1"
 kill -HUP "$(cat "$WORK/mx.pid")"
 wait_line "$WORK/mx.log" "certificate reloaded" 5
 ok $? "SIGHUP: the mx reloads its certificate"

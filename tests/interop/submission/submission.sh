@@ -149,9 +149,7 @@ serial() {
 		</dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
 }
 old=$(serial)
-make_cert "$WORK/pub" renewed "DNS:mail.example.test,IP:127.0.0.1"
-chmod 644 "$WORK/pub/renewed.key"
-mv "$WORK/pub/renewed.key" "$WORK/pub/server.key" && mv "$WORK/pub/renewed.pem" "$WORK/pub/server.pem"
+renew_cert "$WORK/pub" "DNS:mail.example.test,IP:127.0.0.1"
 kill -HUP "$(cat "$WORK/sub.pid")"
 wait_line "$WORK/sub.log" "certificate reloaded" 5
 ok $? "SIGHUP: submission reloads its certificate"
