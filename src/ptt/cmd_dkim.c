@@ -103,6 +103,26 @@ read_state(const struct ptt_ctx *ctx, const char *dom, struct dkr_key **k,
 	return true;
 }
 
+static int parse_args(int argc, char **argv, const char **domain,
+    const char *sel[DKR_NALG], bool rotate);
+
+/* The arguments, the repository, the domain and its dkim/<domain> file:
+ * what rotate and status both start from. 0 or an exit status. */
+static int
+open_intent(const struct ptt_ctx *ctx, int argc, char **argv, bool rotate,
+    const char *given[DKR_NALG], struct conf_repo **r, char **dom,
+    struct dkr_want **w, size_t *nw)
+{
+	const char *domain = NULL;
+	int ret;
+
+	if ((ret = parse_args(argc, argv, &domain, given, rotate)) != 0 ||
+	    (ret = ctx_open_repo(ctx, r)) != 0 ||
+	    (ret = domain_of(*r, domain, dom)) != 0)
+		return ret;
+	return read_intent(*r, *dom, w, nw);
+}
+
 static int
 parse_args(int argc, char **argv, const char **domain,
     const char *sel[DKR_NALG], bool rotate)
@@ -143,7 +163,7 @@ parse_args(int argc, char **argv, const char **domain,
 static int
 rotate(const struct ptt_ctx *ctx, int argc, char **argv)
 {
-	const char *domain = NULL, *given[DKR_NALG] = { NULL, NULL };
+	const char *given[DKR_NALG] = { NULL, NULL };
 	char cur[DKR_NALG][DKR_SEL_MAX], next[DKR_NALG][DKR_SEL_MAX];
 	char stamp[32], why[256], path[DKR_DOMAIN_MAX + 8];
 	struct conf_repo *r = NULL;
@@ -160,15 +180,10 @@ rotate(const struct ptt_ctx *ctx, int argc, char **argv)
 	memset(cur, 0, sizeof(cur));
 	buf_init(&text, DKR_FILE_MAX);
 	buf_init(&msg, 0);
-	if ((ret = parse_args(argc, argv, &domain, given, true)) != 0)
-		goto out;
-	if ((ret = ctx_open_repo(ctx, &r)) != 0)
-		goto out;
-	if ((ret = domain_of(r, domain, &dom)) != 0)
-		goto out;
 	/* What signs now: the committed intent, else the signer's record,
 	 * else the signer's default selectors. */
-	if ((ret = read_intent(r, dom, &w, &nw)) != 0)
+	if ((ret = open_intent(ctx, argc, argv, true, given, &r, &dom, &w,
+	    &nw)) != 0)
 		goto out;
 	for (size_t i = 0; i < nw; i++)
 		ptt_strlcpy(cur[w[i].alg], w[i].selector, DKR_SEL_MAX);
@@ -237,7 +252,7 @@ print_time(long long t)
 static int
 status(const struct ptt_ctx *ctx, int argc, char **argv)
 {
-	const char *domain = NULL, *unused[DKR_NALG] = { NULL, NULL };
+	const char *unused[DKR_NALG] = { NULL, NULL };
 	struct conf_repo *r = NULL;
 	struct dkr_want *w = NULL;
 	struct dkr_key *k = NULL;
@@ -245,13 +260,8 @@ status(const struct ptt_ctx *ctx, int argc, char **argv)
 	char *dom = NULL, why[700];
 	int ret;
 
-	if ((ret = parse_args(argc, argv, &domain, unused, false)) != 0)
-		goto out;
-	if ((ret = ctx_open_repo(ctx, &r)) != 0)
-		goto out;
-	if ((ret = domain_of(r, domain, &dom)) != 0)
-		goto out;
-	if ((ret = read_intent(r, dom, &w, &nw)) != 0)
+	if ((ret = open_intent(ctx, argc, argv, false, unused, &r, &dom, &w,
+	    &nw)) != 0)
 		goto out;
 	if (nw == 0)
 		printf("%s: no dkim/%s in the repository: the signer's "
